@@ -1,0 +1,530 @@
+package catalog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// ErrNoTable is returned, wrapped with the table name, by Scan and Count for a kind whose
+// table does not exist in the database (preview_card_providers before Mastodon 4.0, say).
+var ErrNoTable = errors.New("table not found")
+
+// DBConfig says how to reach Mastodon's PostgreSQL database.
+type DBConfig struct {
+	Host     string // host name, IP address or Unix socket directory; "" = libpq's default (PGHOST, else localhost)
+	Port     int    // TCP port; 0 = 5432 (or PGPORT)
+	User     string // "" = PGUSER, else the OS user
+	Password string // "" = PGPASSWORD or ~/.pgpass; never printed
+	Database string // "" = PGDATABASE, else the user name
+	SSLMode  string // libpq sslmode: disable, allow, prefer, require, verify-ca, verify-full; "" = prefer
+
+	// ConnectTimeout bounds connecting, including authentication; 0 = 30 seconds.
+	ConnectTimeout time.Duration
+
+	// DialFunc, when set, is used to reach the server (an SSH tunnel plugs in here) and the
+	// host name is handed to it unresolved; nil = direct TCP (or Unix socket).
+	DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
+// DefaultConnectTimeout is the ConnectTimeout used when DBConfig leaves it zero.
+const DefaultConnectTimeout = 30 * time.Second
+
+// String returns "user@host:port/database" without the password, for logs and errors.
+func (c DBConfig) String() string {
+	s := c.Address()
+	if c.User != "" {
+		s = c.User + "@" + s
+	}
+	return s
+}
+
+// GoString keeps %#v from printing the password.
+func (c DBConfig) GoString() string {
+	pw := ""
+	if c.Password != "" {
+		pw = "[redacted]"
+	}
+	return fmt.Sprintf("catalog.DBConfig{Host:%q, Port:%d, User:%q, Password:%q, Database:%q, SSLMode:%q}",
+		c.Host, c.Port, c.User, pw, c.Database, c.SSLMode)
+}
+
+// Address returns "host:port/database" as configured, with "" parts left empty but the port defaulting to 5432.
+func (c DBConfig) Address() string {
+	port := c.Port
+	if port == 0 {
+		port = 5432
+	}
+	return net.JoinHostPort(c.Host, strconv.Itoa(port)) + "/" + c.Database
+}
+
+// ConnConfig returns the pgx configuration for c. It is built from a keyword/value string
+// that holds everything but the password, which is set on the parsed config afterwards, so
+// no string with the password in it ever exists. Environment variables (PGHOST, ...) fill
+// the fields c leaves empty, as in libpq.
+func (c DBConfig) ConnConfig() (*pgx.ConnConfig, error) {
+	var kv []string
+	add := func(k, v string) {
+		if v != "" {
+			kv = append(kv, k+"="+quoteConnValue(v))
+		}
+	}
+	add("host", c.Host)
+	if c.Port != 0 {
+		add("port", strconv.Itoa(c.Port))
+	}
+	add("user", c.User)
+	add("dbname", c.Database)
+	add("sslmode", c.SSLMode)
+	add("application_name", "s3sync")
+	cc, err := pgx.ParseConfig(strings.Join(kv, " "))
+	if err != nil {
+		return nil, err
+	}
+	if c.Password != "" {
+		cc.Password = c.Password
+	}
+	cc.ConnectTimeout = c.ConnectTimeout
+	if cc.ConnectTimeout == 0 {
+		cc.ConnectTimeout = DefaultConnectTimeout
+	}
+	if c.DialFunc != nil {
+		cc.DialFunc = c.DialFunc
+		// The tunnel's far end resolves the name; resolving it here could fail or differ.
+		cc.LookupFunc = func(_ context.Context, host string) ([]string, error) { return []string{host}, nil }
+	}
+	// Plain extended protocol without named prepared statements: works through PgBouncer
+	// in transaction pooling mode, which Mastodon installations often use.
+	cc.DefaultQueryExecMode = pgx.QueryExecModeExec
+	return cc, nil
+}
+
+// quoteConnValue quotes v for a libpq keyword/value connection string.
+func quoteConnValue(v string) string {
+	v = strings.ReplaceAll(v, `\`, `\\`)
+	v = strings.ReplaceAll(v, `'`, `\'`)
+	return "'" + v + "'"
+}
+
+// Reader reads Mastodon's tables over one connection. Its methods may be called from several
+// goroutines but run one query at a time; Scan holds no query open while its callback runs,
+// so the callback may call Count.
+type Reader struct {
+	mu     sync.Mutex
+	conn   *pgx.Conn
+	schema string               // current_schema() at Open, the schema queried
+	tables map[Kind]*tableShape // nil entry: the table does not exist
+	label  string               // host:port/database for errors
+}
+
+// tableShape is what schema detection learned about one table.
+type tableShape struct {
+	columns map[string]bool
+}
+
+func (t *tableShape) has(col string) bool { return t != nil && t.columns[col] }
+
+// Open connects to the database, pings it and detects which tables and optional columns
+// exist. Its errors are one line, name host:port/database and never contain the password.
+func Open(ctx context.Context, cfg DBConfig) (*Reader, error) {
+	label := cfg.Address()
+	fail := func(op string, err error) error {
+		return &openError{
+			msg:   fmt.Sprintf("catalog: %s %s: %s", op, label, oneLine(err.Error(), cfg.Password)),
+			cause: contextCause(err),
+		}
+	}
+	cc, err := cfg.ConnConfig()
+	if err != nil {
+		return nil, fail("configure", err)
+	}
+	label = net.JoinHostPort(cc.Host, strconv.Itoa(int(cc.Port))) + "/" + cc.Database
+	conn, err := pgx.ConnectConfig(ctx, cc)
+	if err != nil {
+		return nil, fail("connect", err)
+	}
+	r := &Reader{conn: conn, label: label}
+	if err := conn.Ping(ctx); err != nil {
+		conn.Close(context.Background())
+		return nil, fail("ping", err)
+	}
+	if err := r.detect(ctx); err != nil {
+		conn.Close(context.Background())
+		return nil, fail("detect schema of", err)
+	}
+	return r, nil
+}
+
+// openError is an error of Open: a one-line message free of the password. It unwraps only
+// to a context error, so callers can tell an interrupted connect from a failed one without
+// reaching the driver's error, which holds the whole configuration.
+type openError struct {
+	msg   string
+	cause error // context.Canceled, context.DeadlineExceeded or nil
+}
+
+func (e *openError) Error() string { return e.msg }
+func (e *openError) Unwrap() error { return e.cause }
+
+// contextCause returns the context error err wraps, or nil.
+func contextCause(err error) error {
+	switch {
+	case errors.Is(err, context.Canceled):
+		return context.Canceled
+	case errors.Is(err, context.DeadlineExceeded):
+		return context.DeadlineExceeded
+	}
+	return nil
+}
+
+// oneLine flattens msg to a single line and removes password from it.
+func oneLine(msg, password string) string {
+	if password != "" {
+		msg = strings.ReplaceAll(msg, password, "[redacted]")
+	}
+	msg = strings.Join(strings.Fields(msg), " ")
+	return msg
+}
+
+// Close closes the connection. The Reader cannot be used afterwards.
+func (r *Reader) Close() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.conn != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = r.conn.Close(ctx)
+		r.conn = nil
+	}
+}
+
+// Available reports whether the kind's table exists in this database.
+func (r *Reader) Available(kind Kind) bool {
+	return r.tables[kind] != nil
+}
+
+// HasColumn reports whether the kind's table exists and has the named column.
+func (r *Reader) HasColumn(kind Kind, column string) bool {
+	return r.tables[kind].has(column)
+}
+
+// detect reads information_schema once and fills r.schema and r.tables.
+func (r *Reader) detect(ctx context.Context) error {
+	var schema *string
+	if err := r.conn.QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
+		return err
+	}
+	r.tables = make(map[Kind]*tableShape, len(AllKinds))
+	if schema == nil { // empty search_path: no Mastodon tables reachable
+		return nil
+	}
+	r.schema = *schema
+	names := make([]string, len(AllKinds))
+	for i, k := range AllKinds {
+		names[i] = k.Table()
+	}
+	rows, err := r.conn.Query(ctx,
+		`SELECT table_name::text FROM information_schema.tables
+		 WHERE table_schema = $1 AND table_name = ANY($2)`, r.schema, names)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return err
+		}
+		r.tables[Kind(name)] = &tableShape{columns: make(map[string]bool)}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	rows, err = r.conn.Query(ctx,
+		`SELECT table_name::text, column_name::text FROM information_schema.columns
+		 WHERE table_schema = $1 AND table_name = ANY($2)`, r.schema, names)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var table, column string
+		if err := rows.Scan(&table, &column); err != nil {
+			rows.Close()
+			return err
+		}
+		if t := r.tables[Kind(table)]; t != nil {
+			t.columns[column] = true
+		}
+	}
+	return rows.Err()
+}
+
+// ScanOptions bound a Scan.
+type ScanOptions struct {
+	Offset   int64 // records to skip first, in id order (the old tool's --offset); 0 = none
+	Limit    int64 // records to read at most after the offset; 0 = no limit
+	PageSize int   // rows per query and per callback; 0 = DefaultPageSize
+}
+
+// DefaultPageSize is the PageSize used when ScanOptions leaves it zero.
+const DefaultPageSize = 1000
+
+// Page is one page of records and the objects they reference.
+type Page struct {
+	Records int      // rows read in this page
+	Skipped int      // attachments skipped: file name NULL or empty, or invalid (see Invalid)
+	LastID  int64    // id of the page's last row
+	Objects []Object // objects of the page's rows, in id order
+	Invalid []string // attachments skipped for a hostile file name, as "table id attachment: reason"
+}
+
+// tableQuery is the SELECT built for one kind from the detected columns.
+type tableQuery struct {
+	kind    Kind
+	from    string // quoted schema.table
+	columns string // select list
+	atts    []string
+}
+
+// query builds the select list for kind, or says why it cannot: ErrNoTable, or a missing required column.
+func (r *Reader) query(kind Kind) (*tableQuery, error) {
+	s, ok := specs[kind]
+	if !ok {
+		return nil, fmt.Errorf("catalog: unknown kind %q (valid: %s)", kind, kindList())
+	}
+	t := r.tables[kind]
+	if t == nil {
+		return nil, fmt.Errorf("catalog: table %s: %w", kind.Table(), ErrNoTable)
+	}
+	col := func(name string) string { return pgx.Identifier{name}.Sanitize() }
+	require := func(name string) error {
+		if !t.has(name) {
+			return fmt.Errorf("catalog: table %s has no column %s", kind.Table(), name)
+		}
+		return nil
+	}
+	if err := require("id"); err != nil {
+		return nil, err
+	}
+
+	// Fixed leading columns: id, remote, media type, var.
+	list := []string{col("id") + "::bigint"}
+	switch {
+	case s.locality == neverLocal:
+		list = append(list, "true")
+	case s.locality == byRemoteURL && t.has("remote_url"):
+		list = append(list, "COALESCE("+col("remote_url")+"::text, '') <> ''")
+	case s.locality == byDomain && t.has("domain"):
+		list = append(list, col("domain")+" IS NOT NULL")
+	default:
+		list = append(list, "false")
+	}
+	if kind == MediaAttachments {
+		if err := require("type"); err != nil {
+			return nil, err
+		}
+		list = append(list, "COALESCE("+col("type")+"::bigint, 0)")
+	} else {
+		list = append(list, "0::bigint")
+	}
+	if kind == SiteUploads {
+		if err := require("var"); err != nil {
+			return nil, err
+		}
+		list = append(list, "COALESCE("+col("var")+"::text, '')")
+	} else {
+		list = append(list, "''::text")
+	}
+
+	q := &tableQuery{kind: kind, from: pgx.Identifier{r.schema, kind.Table()}.Sanitize()}
+	for _, a := range s.attachments {
+		name := a.name + "_file_name"
+		if !t.has(name) {
+			if a.optional {
+				continue
+			}
+			return nil, require(name)
+		}
+		q.atts = append(q.atts, a.name)
+		list = append(list, col(name)+"::text")
+		list = append(list, optionalColumn(t, a.name+"_content_type", "COALESCE(%s::text, '')", "''::text"))
+		list = append(list, optionalColumn(t, a.name+"_file_size", "COALESCE(%s::bigint, 0)", "0::bigint"))
+		list = append(list, optionalColumn(t, a.name+"_storage_schema_version", "COALESCE(%s::bigint, 0)", "0::bigint"))
+		list = append(list, optionalColumn(t, a.name+"_meta", "%s::text", "NULL::text"))
+	}
+	q.columns = strings.Join(list, ", ")
+	return q, nil
+}
+
+// optionalColumn formats the column through present when it exists, else returns absent.
+func optionalColumn(t *tableShape, name, present, absent string) string {
+	if !t.has(name) {
+		return absent
+	}
+	return fmt.Sprintf(present, pgx.Identifier{name}.Sanitize())
+}
+
+// scanRecord reads one row of q into a Record.
+func (q *tableQuery) scanRecord(rows pgx.Rows) (Record, error) {
+	rec := Record{Kind: q.kind}
+	var mediaType int64
+	dest := []any{&rec.ID, &rec.Remote, &mediaType, &rec.Var}
+	type attCols struct {
+		name, ct *string
+		size     int64
+		version  int64
+		meta     *string
+	}
+	cols := make([]attCols, len(q.atts))
+	for i := range cols {
+		dest = append(dest, &cols[i].name, &cols[i].ct, &cols[i].size, &cols[i].version, &cols[i].meta)
+	}
+	if err := rows.Scan(dest...); err != nil {
+		return rec, err
+	}
+	rec.MediaType = int(mediaType)
+	for i, c := range cols {
+		f := File{Attachment: q.atts[i], Size: c.size, SchemaVersion: c.version}
+		if c.name != nil {
+			f.FileName = *c.name
+		}
+		if c.ct != nil {
+			f.ContentType = *c.ct
+		}
+		if c.meta != nil {
+			f.Meta = *c.meta
+		}
+		rec.Files = append(rec.Files, f)
+	}
+	return rec, nil
+}
+
+// Scan reads the kind's table in id order with keyset pagination (WHERE id > last ORDER BY
+// id LIMIT n) and calls fn once per page; the table is never held in memory. An Offset is
+// turned into a starting id once, by a single OFFSET query. fn's error stops the scan and is
+// returned as is. A kind whose table does not exist gives an error wrapping ErrNoTable.
+func (r *Reader) Scan(ctx context.Context, kind Kind, opts ScanOptions, fn func(Page) error) error {
+	if opts.Offset < 0 || opts.Limit < 0 || opts.PageSize < 0 {
+		return fmt.Errorf("catalog: scan %s: negative offset, limit or page size", kind)
+	}
+	pageSize := int64(opts.PageSize)
+	if pageSize == 0 {
+		pageSize = DefaultPageSize
+	}
+	q, err := r.query(kind)
+	if err != nil {
+		return err
+	}
+
+	var after int64
+	started := false // whether after holds a starting id
+	if opts.Offset > 0 {
+		sql := "SELECT id::bigint FROM " + q.from + " ORDER BY id LIMIT 1 OFFSET $1"
+		var id int64
+		err := r.locked(func(conn *pgx.Conn) error {
+			return conn.QueryRow(ctx, sql, opts.Offset-1).Scan(&id)
+		})
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil // the offset is past the last record
+		}
+		if err != nil {
+			return fmt.Errorf("catalog: scan %s: offset %d: %w", kind, opts.Offset, err)
+		}
+		after, started = id, true
+	}
+
+	first := "SELECT " + q.columns + " FROM " + q.from + " ORDER BY id LIMIT $1"
+	next := "SELECT " + q.columns + " FROM " + q.from + " WHERE id > $2 ORDER BY id LIMIT $1"
+	var read int64
+	for {
+		n := pageSize
+		if opts.Limit > 0 {
+			if left := opts.Limit - read; left < n {
+				n = left
+			}
+			if n <= 0 {
+				return nil
+			}
+		}
+		var page Page
+		err := r.locked(func(conn *pgx.Conn) error {
+			var rows pgx.Rows
+			var err error
+			if started {
+				rows, err = conn.Query(ctx, next, n, after)
+			} else {
+				rows, err = conn.Query(ctx, first, n)
+			}
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				rec, err := q.scanRecord(rows)
+				if err != nil {
+					return err
+				}
+				objs, skipped, invalid := rec.Objects()
+				page.Records++
+				page.LastID = rec.ID
+				page.Skipped += skipped
+				page.Objects = append(page.Objects, objs...)
+				page.Invalid = append(page.Invalid, invalid...)
+			}
+			return rows.Err()
+		})
+		if err != nil {
+			return fmt.Errorf("catalog: scan %s after id %d: %w", kind, after, err)
+		}
+		if page.Records == 0 {
+			return nil
+		}
+		read += int64(page.Records)
+		after, started = page.LastID, true
+		if err := fn(page); err != nil {
+			return err
+		}
+		if int64(page.Records) < n {
+			return nil
+		}
+	}
+}
+
+// Count returns the exact number of rows in the kind's table. A kind whose table does not
+// exist gives an error wrapping ErrNoTable.
+func (r *Reader) Count(ctx context.Context, kind Kind) (int64, error) {
+	if _, ok := specs[kind]; !ok {
+		return 0, fmt.Errorf("catalog: unknown kind %q (valid: %s)", kind, kindList())
+	}
+	if r.tables[kind] == nil {
+		return 0, fmt.Errorf("catalog: table %s: %w", kind.Table(), ErrNoTable)
+	}
+	var n int64
+	err := r.locked(func(conn *pgx.Conn) error {
+		return conn.QueryRow(ctx, "SELECT count(*) FROM "+pgx.Identifier{r.schema, kind.Table()}.Sanitize()).Scan(&n)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("catalog: count %s: %w", kind, err)
+	}
+	return n, nil
+}
+
+// errClosed is returned by methods of a closed Reader.
+var errClosed = errors.New("reader is closed")
+
+// locked runs fn with the connection while holding the Reader's lock.
+func (r *Reader) locked(fn func(*pgx.Conn) error) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.conn == nil {
+		return errClosed
+	}
+	return fn(r.conn)
+}

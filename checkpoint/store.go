@@ -1,0 +1,656 @@
+package checkpoint
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// fillPercent packs index and object pages tighter than bbolt's default 0.5: keys mostly arrive
+// in ascending order (plan pages, copy order), where half-full pages would double the file.
+const fillPercent = 0.9
+
+// eachChunk is how many objects Each reads per read transaction.
+const eachChunk = 1000
+
+// requeueChunk is how many objects Requeue moves per write transaction.
+const requeueChunk = 10000
+
+// writer holds the buckets of one write transaction and the counter changes it has made.
+type writer struct {
+	objects *bolt.Bucket
+	index   [len(statusBuckets)]*bolt.Bucket
+	counter *bolt.Bucket
+	deltas  map[string]*[2]int64
+	now     time.Time
+}
+
+func newWriter(tx *bolt.Tx) *writer {
+	w := &writer{
+		objects: tx.Bucket(bucketObjects),
+		counter: tx.Bucket(bucketCounters),
+		deltas:  make(map[string]*[2]int64),
+		now:     time.Now().UTC(),
+	}
+	w.objects.FillPercent = fillPercent
+	for i, name := range statusBuckets {
+		w.index[i] = tx.Bucket(name)
+		w.index[i].FillPercent = fillPercent
+	}
+	return w
+}
+
+func indexOf(s Status) int {
+	c, _ := statusCode(s)
+	return int(c)
+}
+
+// count adds objs objects and n bytes to the kind × status counter.
+func (w *writer) count(kind string, s Status, objs, n int64) {
+	key := counterKey(kind, s)
+	d := w.deltas[key]
+	if d == nil {
+		d = new([2]int64)
+		w.deltas[key] = d
+	}
+	d[0] += objs
+	d[1] += n
+}
+
+// put stores o under key.
+func (w *writer) put(key []byte, o Object) error {
+	return w.objects.Put(key, appendObject(make([]byte, 0, 128), o))
+}
+
+// setStatus stores o, the new state of old under key, moving the key between status indexes
+// and adjusting the counters when the status or the counted bytes changed.
+func (w *writer) setStatus(key []byte, old, o Object) error {
+	if old.Status != o.Status {
+		if err := w.index[indexOf(old.Status)].Delete(key); err != nil {
+			return err
+		}
+		if err := w.index[indexOf(o.Status)].Put(key, []byte{}); err != nil {
+			return err
+		}
+	}
+	if old.Status != o.Status || old.countBytes() != o.countBytes() {
+		w.count(old.Kind, old.Status, -1, -old.countBytes())
+		w.count(o.Kind, o.Status, 1, o.countBytes())
+	}
+	return w.put(key, o)
+}
+
+// flush writes the counter changes; a counter that reaches zero is deleted.
+func (w *writer) flush() error {
+	for key, d := range w.deltas {
+		if d[0] == 0 && d[1] == 0 {
+			continue
+		}
+		k := []byte(key)
+		objs, n := decodeCounter(w.counter.Get(k))
+		objs += d[0]
+		n += d[1]
+		if objs == 0 && n == 0 {
+			if err := w.counter.Delete(k); err != nil {
+				return err
+			}
+			continue
+		}
+		v := make([]byte, 16)
+		binary.BigEndian.PutUint64(v[:8], uint64(objs))
+		binary.BigEndian.PutUint64(v[8:], uint64(n))
+		if err := w.counter.Put(k, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func counterKey(kind string, s Status) string { return kind + "\x00" + string(s) }
+
+func decodeCounter(v []byte) (objs, n int64) {
+	if len(v) != 16 {
+		return 0, 0
+	}
+	return int64(binary.BigEndian.Uint64(v[:8])), int64(binary.BigEndian.Uint64(v[8:]))
+}
+
+// Merge stores the objects plan found, in one transaction: new IDs arrive Pending with
+// CreatedAt = UpdatedAt = now; known IDs keep their status fields and timestamps and get
+// Candidates, Size, ContentType and Remote refreshed; duplicate IDs in objs count once (the last wins).
+func (db *DB) Merge(objs []Object) (added, known int, err error) {
+	if len(objs) == 0 {
+		return 0, 0, nil
+	}
+	type item struct {
+		key []byte
+		obj *Object
+	}
+	items := make([]item, len(objs))
+	for i := range objs {
+		if err := objs[i].validateIdentity(); err != nil {
+			return 0, 0, fmt.Errorf("checkpoint: merge: %w", err)
+		}
+		items[i] = item{appendID(nil, objs[i]), &objs[i]}
+	}
+	// Ascending keys make bbolt's work sequential; stable so that the last duplicate wins below.
+	sort.SliceStable(items, func(i, j int) bool { return bytes.Compare(items[i].key, items[j].key) < 0 })
+	uniq := items[:0]
+	for i, it := range items {
+		if i+1 < len(items) && bytes.Equal(it.key, items[i+1].key) {
+			continue
+		}
+		uniq = append(uniq, it)
+	}
+
+	err = db.update(func(tx *bolt.Tx) error {
+		added, known = 0, 0
+		w := newWriter(tx)
+		for _, it := range uniq {
+			in := it.obj
+			v := w.objects.Get(it.key)
+			if v == nil {
+				o := Object{
+					Kind: in.Kind, RecordID: in.RecordID, Attachment: in.Attachment, Style: in.Style,
+					Candidates: in.Candidates, Size: in.Size, ContentType: in.ContentType, Remote: in.Remote,
+					Status: Pending, CreatedAt: w.now, UpdatedAt: w.now,
+				}
+				if err := w.put(it.key, o); err != nil {
+					return err
+				}
+				if err := w.index[indexOf(Pending)].Put(it.key, []byte{}); err != nil {
+					return err
+				}
+				w.count(o.Kind, Pending, 1, o.Size)
+				added++
+				continue
+			}
+			known++
+			old, err := decodeObject(it.key, v)
+			if err != nil {
+				return fmt.Errorf("%w: %v", ErrCorrupt, err)
+			}
+			if slices.Equal(old.Candidates, in.Candidates) && old.Size == in.Size &&
+				old.ContentType == in.ContentType && old.Remote == in.Remote {
+				continue
+			}
+			o := old
+			o.Candidates, o.Size, o.ContentType, o.Remote = in.Candidates, in.Size, in.ContentType, in.Remote
+			if err := w.setStatus(it.key, old, o); err != nil {
+				return err
+			}
+		}
+		return w.flush()
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("checkpoint: merge: %w", err)
+	}
+	return added, known, nil
+}
+
+// Update is one object's new state after a copy attempt.
+type Update struct {
+	ID        string // Object.ID of an object in the checkpoint
+	Status    Status // new status, one of Statuses
+	Error     string // replaces Object.Error ("" clears it)
+	Bytes     int64  // replaces Object.Bytes
+	SourceKey string // replaces Object.SourceKey
+	Attempts  int    // added to Object.Attempts
+}
+
+// Apply writes all updates in one transaction (status, indexes, counters and UpdatedAt = now
+// together), durable when it returns nil; an unknown ID (ErrNotFound) or status applies nothing,
+// and applying the same update twice changes nothing but Attempts and UpdatedAt.
+func (db *DB) Apply(updates []Update) error {
+	if len(updates) == 0 {
+		return nil
+	}
+	type item struct {
+		key []byte
+		u   *Update
+	}
+	items := make([]item, len(updates))
+	for i := range updates {
+		u := &updates[i]
+		if !u.Status.valid() {
+			return fmt.Errorf("checkpoint: apply %s: invalid status %q (valid: %s)", u.ID, u.Status, validStatuses())
+		}
+		items[i] = item{[]byte(u.ID), u}
+	}
+	// Ascending keys for locality; stable, so several updates of one ID apply in their order.
+	sort.SliceStable(items, func(i, j int) bool { return bytes.Compare(items[i].key, items[j].key) < 0 })
+
+	err := db.update(func(tx *bolt.Tx) error {
+		w := newWriter(tx)
+		for _, it := range items {
+			v := w.objects.Get(it.key)
+			if v == nil {
+				return fmt.Errorf("apply %q: %w", it.key, ErrNotFound)
+			}
+			old, err := decodeObject(it.key, v)
+			if err != nil {
+				return fmt.Errorf("%w: %v", ErrCorrupt, err)
+			}
+			o := old
+			o.Status = it.u.Status
+			o.Error = it.u.Error
+			o.Bytes = it.u.Bytes
+			o.SourceKey = it.u.SourceKey
+			o.Attempts += it.u.Attempts
+			o.UpdatedAt = w.now
+			if err := w.setStatus(it.key, old, o); err != nil {
+				return err
+			}
+		}
+		return w.flush()
+	})
+	if err != nil {
+		return fmt.Errorf("checkpoint: apply: %w", err)
+	}
+	return nil
+}
+
+// Get returns the object with the given ID; ok is false if the checkpoint does not hold it.
+func (db *DB) Get(id string) (obj Object, ok bool, err error) {
+	err = db.view(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketObjects).Get([]byte(id))
+		if v == nil {
+			return nil
+		}
+		obj, err = decodeObject([]byte(id), v)
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrCorrupt, err)
+		}
+		ok = true
+		return nil
+	})
+	if err != nil {
+		return Object{}, false, fmt.Errorf("checkpoint: get %s: %w", id, err)
+	}
+	return obj, ok, nil
+}
+
+// prefixes turns a kind filter into sorted, distinct ID prefixes; nil means every ID ([""]).
+func prefixes(kinds []string) ([]string, error) {
+	if len(kinds) == 0 {
+		return []string{""}, nil
+	}
+	out := make([]string, 0, len(kinds))
+	for _, k := range kinds {
+		if k == "" || strings.ContainsAny(k, "/\x00") {
+			return nil, fmt.Errorf("%w %q", errKindInvalid, k)
+		}
+		out = append(out, kindPrefix(k))
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+// scan calls fn for up to n keys of b with the given prefix that are > after, in order, and
+// returns how many it visited; fn's key and value are only valid inside the transaction.
+func scan(b *bolt.Bucket, prefix, after string, n int, fn func(k, v []byte) error) (int, error) {
+	if n <= 0 {
+		return 0, nil
+	}
+	c := b.Cursor()
+	var k, v []byte
+	if after >= prefix {
+		k, v = c.Seek([]byte(after))
+		if k != nil && string(k) == after {
+			k, v = c.Next()
+		}
+	} else {
+		k, v = c.Seek([]byte(prefix))
+	}
+	seen := 0
+	for ; k != nil && seen < n && bytes.HasPrefix(k, []byte(prefix)); k, v = c.Next() {
+		if err := fn(k, v); err != nil {
+			return seen, err
+		}
+		seen++
+	}
+	return seen, nil
+}
+
+// NextPending returns up to n pending objects with ID > after, in ID order, of the given kinds
+// (nil or empty = all); it seeks the pending index, so its cost follows n and len(kinds).
+func (db *DB) NextPending(after string, kinds []string, n int) ([]Object, error) {
+	pfx, err := prefixes(kinds)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: next pending: %w", err)
+	}
+	var out []Object
+	err = db.view(func(tx *bolt.Tx) error {
+		out = nil
+		objects := tx.Bucket(bucketObjects)
+		idx := tx.Bucket(statusBuckets[indexOf(Pending)])
+		for _, p := range pfx {
+			_, err := scan(idx, p, after, n-len(out), func(k, _ []byte) error {
+				o, err := getObject(objects, k)
+				if err != nil {
+					return err
+				}
+				out = append(out, o)
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: next pending: %w", err)
+	}
+	return out, nil
+}
+
+// getObject reads the object an index entry points at.
+func getObject(objects *bolt.Bucket, key []byte) (Object, error) {
+	v := objects.Get(key)
+	if v == nil {
+		return Object{}, fmt.Errorf("%w: index entry %q has no object", ErrCorrupt, key)
+	}
+	o, err := decodeObject(key, v)
+	if err != nil {
+		return Object{}, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	return o, nil
+}
+
+// Filter selects objects for Each.
+type Filter struct {
+	Kinds    []string // kinds to include; empty = all
+	Statuses []Status // statuses to include; empty = all
+}
+
+// Each calls fn for every object matching f — per status in the order given (all objects at once
+// when f.Statuses is empty), in ID order — reading in short transactions of eachChunk objects and
+// calling fn outside any transaction; fn's error stops the walk and is returned as is.
+func (db *DB) Each(f Filter, fn func(Object) error) error {
+	statuses, err := checkStatuses(f.Statuses)
+	if err != nil {
+		return fmt.Errorf("checkpoint: each: %w", err)
+	}
+	pfx, err := prefixes(f.Kinds)
+	if err != nil {
+		return fmt.Errorf("checkpoint: each: %w", err)
+	}
+	if len(statuses) == 0 {
+		return db.walk(bucketObjects, pfx, fn)
+	}
+	for _, s := range statuses {
+		if err := db.walk(statusBuckets[indexOf(s)], pfx, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// walk calls fn for the objects whose IDs are keys of bucket (the objects bucket or a status
+// index) under the given prefixes, in chunks of short read transactions.
+func (db *DB) walk(bucket []byte, pfx []string, fn func(Object) error) error {
+	chunk := make([]Object, 0, eachChunk)
+	isObjects := bytes.Equal(bucket, bucketObjects)
+	for _, p := range pfx {
+		after := ""
+		for {
+			chunk = chunk[:0]
+			err := db.view(func(tx *bolt.Tx) error {
+				objects := tx.Bucket(bucketObjects)
+				b := tx.Bucket(bucket)
+				_, err := scan(b, p, after, eachChunk, func(k, v []byte) error {
+					var o Object
+					var err error
+					if isObjects {
+						if o, err = decodeObject(k, v); err != nil {
+							return fmt.Errorf("%w: %v", ErrCorrupt, err)
+						}
+					} else if o, err = getObject(objects, k); err != nil {
+						return err
+					}
+					chunk = append(chunk, o)
+					return nil
+				})
+				return err
+			})
+			if err != nil {
+				return fmt.Errorf("checkpoint: each: %w", err)
+			}
+			for _, o := range chunk {
+				if err := fn(o); err != nil {
+					return err
+				}
+			}
+			if len(chunk) < eachChunk {
+				break
+			}
+			after = chunk[len(chunk)-1].ID()
+		}
+	}
+	return nil
+}
+
+// Requeue moves the objects of the given statuses (Pending is skipped) and kinds (empty = all)
+// back to Pending with Error cleared, committing every requeueChunk objects, and returns how many
+// moved; after an error the chunks already committed stay moved.
+func (db *DB) Requeue(statuses []Status, kinds []string) (int, error) {
+	statuses, err := checkStatuses(statuses)
+	if err != nil {
+		return 0, fmt.Errorf("checkpoint: requeue: %w", err)
+	}
+	if len(statuses) == 0 {
+		return 0, fmt.Errorf("checkpoint: requeue: no statuses given")
+	}
+	pfx, err := prefixes(kinds)
+	if err != nil {
+		return 0, fmt.Errorf("checkpoint: requeue: %w", err)
+	}
+	moved := 0
+	for _, s := range statuses {
+		if s == Pending {
+			continue
+		}
+		for _, p := range pfx {
+			after := ""
+			for {
+				n := 0
+				err := db.update(func(tx *bolt.Tx) error {
+					n = 0
+					w := newWriter(tx)
+					idx := w.index[indexOf(s)]
+					var keys [][]byte
+					_, err := scan(idx, p, after, requeueChunk, func(k, _ []byte) error {
+						keys = append(keys, slices.Clone(k))
+						return nil
+					})
+					if err != nil {
+						return err
+					}
+					for _, k := range keys {
+						old, err := getObject(w.objects, k)
+						if err != nil {
+							return err
+						}
+						o := old
+						o.Status = Pending
+						o.Error = ""
+						o.UpdatedAt = w.now
+						if err := w.setStatus(k, old, o); err != nil {
+							return err
+						}
+					}
+					if len(keys) > 0 {
+						after = string(keys[len(keys)-1])
+					}
+					n = len(keys)
+					return w.flush()
+				})
+				if err != nil {
+					return moved, fmt.Errorf("checkpoint: requeue: %w", err)
+				}
+				moved += n
+				if n < requeueChunk {
+					break
+				}
+			}
+		}
+	}
+	return moved, nil
+}
+
+// Count is a number of objects and their bytes: for Done objects the bytes written, for the
+// others the size the database knows.
+type Count struct{ Objects, Bytes int64 }
+
+// Counts returns kind → status → Count from the counters the write transactions keep, reading
+// only those (cost: kinds × statuses); pairs with no objects are absent.
+func (db *DB) Counts() (map[string]map[Status]Count, error) {
+	out := make(map[string]map[Status]Count)
+	err := db.view(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketCounters).ForEach(func(k, v []byte) error {
+			i := bytes.IndexByte(k, 0)
+			if i < 0 || len(v) != 16 || !Status(k[i+1:]).valid() {
+				return fmt.Errorf("%w: malformed counter %q", ErrCorrupt, k)
+			}
+			objs, n := decodeCounter(v)
+			addCount(out, string(k[:i]), Status(k[i+1:]), Count{objs, n})
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: counts: %w", err)
+	}
+	return out, nil
+}
+
+func addCount(m map[string]map[Status]Count, kind string, s Status, c Count) {
+	byStatus := m[kind]
+	if byStatus == nil {
+		byStatus = make(map[Status]Count)
+		m[kind] = byStatus
+	}
+	cur := byStatus[s]
+	cur.Objects += c.Objects
+	cur.Bytes += c.Bytes
+	byStatus[s] = cur
+}
+
+// Recount computes what Counts returns by scanning every object, in one read transaction so the
+// result is a consistent snapshot; its cost is the whole catalog, so it is for checks and tests.
+func (db *DB) Recount() (map[string]map[Status]Count, error) {
+	var out map[string]map[Status]Count
+	err := db.view(func(tx *bolt.Tx) error {
+		var err error
+		out, err = recount(tx)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: recount: %w", err)
+	}
+	return out, nil
+}
+
+func recount(tx *bolt.Tx) (map[string]map[Status]Count, error) {
+	out := make(map[string]map[Status]Count)
+	err := tx.Bucket(bucketObjects).ForEach(func(k, v []byte) error {
+		o, err := decodeObject(k, v)
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrCorrupt, err)
+		}
+		addCount(out, o.Kind, o.Status, Count{1, o.countBytes()})
+		return nil
+	})
+	return out, err
+}
+
+// Verify checks, in one read transaction over the whole file, that every object decodes and
+// sits in exactly the index of its status, that the indexes hold nothing else, and that the
+// counters equal a recount; a mismatch is an error wrapping ErrCorrupt.
+func (db *DB) Verify() error {
+	err := db.view(func(tx *bolt.Tx) error {
+		objects := tx.Bucket(bucketObjects)
+		var idx [len(statusBuckets)]*bolt.Bucket
+		for i, name := range statusBuckets {
+			idx[i] = tx.Bucket(name)
+		}
+		counts := make(map[string]map[Status]Count)
+		err := objects.ForEach(func(k, v []byte) error {
+			o, err := decodeObject(k, v)
+			if err != nil {
+				return fmt.Errorf("%w: %v", ErrCorrupt, err)
+			}
+			if id := o.ID(); id != string(k) {
+				return fmt.Errorf("%w: object key %q decodes as %q", ErrCorrupt, k, id)
+			}
+			for i, b := range idx {
+				kk, _ := b.Cursor().Seek(k)
+				in := kk != nil && bytes.Equal(kk, k)
+				if want := i == indexOf(o.Status); in != want {
+					return fmt.Errorf("%w: object %q is %s but index %s has it: %t", ErrCorrupt, k, o.Status, Statuses[i], in)
+				}
+			}
+			addCount(counts, o.Kind, o.Status, Count{1, o.countBytes()})
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for i, b := range idx {
+			err := b.ForEach(func(k, _ []byte) error {
+				if objects.Get(k) == nil {
+					return fmt.Errorf("%w: index %s holds %q, which has no object", ErrCorrupt, Statuses[i], k)
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		kept := make(map[string]map[Status]Count)
+		err = tx.Bucket(bucketCounters).ForEach(func(k, v []byte) error {
+			i := bytes.IndexByte(k, 0)
+			if i < 0 || len(v) != 16 {
+				return fmt.Errorf("%w: malformed counter %q", ErrCorrupt, k)
+			}
+			objs, n := decodeCounter(v)
+			addCount(kept, string(k[:i]), Status(k[i+1:]), Count{objs, n})
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if !equalCounts(kept, counts) {
+			return fmt.Errorf("%w: counters %v differ from recount %v", ErrCorrupt, kept, counts)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("checkpoint: verify: %w", err)
+	}
+	return nil
+}
+
+func equalCounts(a, b map[string]map[Status]Count) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, am := range a {
+		bm, ok := b[k]
+		if !ok || len(am) != len(bm) {
+			return false
+		}
+		for s, c := range am {
+			if bm[s] != c {
+				return false
+			}
+		}
+	}
+	return true
+}

@@ -1,0 +1,260 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/s3sync/s3sync/catalog"
+	"github.com/s3sync/s3sync/checkpoint"
+	"github.com/s3sync/s3sync/engine"
+	"github.com/s3sync/s3sync/storage"
+)
+
+type copyOptions struct {
+	resume      bool
+	concurrency int
+	only        string
+	limit       int64
+	dryRun      bool
+	statusAddr  string
+}
+
+func newCopyCommand(g *globals) *cli.Command {
+	var o copyOptions
+	return &cli.Command{
+		Name:  "copy",
+		Usage: "copy the pending objects of the checkpoint to the destination bucket",
+		Description: "Each object is streamed from the first of its candidate source keys that exists to the same\n" +
+			"key at the destination, and marked done, missing or failed. Ctrl-C stops cleanly (exit 130);\n" +
+			"`s3sync copy --resume` continues. Exit 3 when failed objects are left (see `s3sync report`).",
+		Flags: copyFlags(&o, true),
+		Action: func(c *cli.Context) error {
+			return runCopy(c, g, o, nil)
+		},
+	}
+}
+
+func copyFlags(o *copyOptions, full bool) []cli.Flag {
+	flags := []cli.Flag{
+		&cli.IntFlag{Name: "concurrency", Usage: "parallel copies (default: [sync] concurrency, 16)", Destination: &o.concurrency},
+	}
+	if !full {
+		return flags
+	}
+	return append(flags,
+		&cli.BoolFlag{Name: "resume", Usage: "continue a checkpoint that already holds progress", Destination: &o.resume},
+		&cli.StringFlag{Name: "only", Usage: "comma-separated `KINDS` to copy (default all)", Destination: &o.only},
+		&cli.Int64Flag{Name: "limit", Usage: "copy at most `N` objects in this run", Destination: &o.limit},
+		&cli.BoolFlag{Name: "dry-run", Usage: "list what would be copied; touch neither S3 nor the checkpoint", Destination: &o.dryRun},
+		&cli.StringFlag{Name: "status-addr", Usage: "serve live status on `ADDR` (not available yet)", Destination: &o.statusAddr},
+	)
+}
+
+// runCopy is copy, and the copy half of retry-failed (requeue then set).
+func runCopy(c *cli.Context, g *globals, o copyOptions, requeue []checkpoint.Status) error {
+	kinds, err := catalog.ParseKinds(o.only)
+	if err != nil {
+		return usageErrorf("--only "+kindList(), "--only: %v", err)
+	}
+	var kindNames []string
+	if o.only != "" {
+		for _, k := range kinds {
+			kindNames = append(kindNames, string(k))
+		}
+	}
+	if o.concurrency < 0 || o.limit < 0 {
+		return usageErrorf("", "--concurrency and --limit must not be negative")
+	}
+	if o.statusAddr != "" {
+		return usageErrorf("leave out --status-addr; progress is logged every 10 seconds", "--status-addr is not available yet in this version")
+	}
+	cfg, err := g.config()
+	if err != nil {
+		return err
+	}
+	if err := cfg.requireS3(); err != nil {
+		return err
+	}
+	path := cfg.checkpointPath(g.checkpoint)
+	db, err := openCheckpoint(path, o.dryRun)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := checkLocations(db, cfg, false); err != nil {
+		return err
+	}
+	if o.dryRun {
+		return dryRun(g, db, kindNames, o.limit)
+	}
+	if requeue == nil && !o.resume {
+		if err := refuseOverProgress(g, db); err != nil {
+			return err
+		}
+	}
+
+	src, err := storage.New(*cfg.Source)
+	if err != nil {
+		return &configError{"s3.source", "", err.Error()}
+	}
+	dstCfg := *cfg.Destination
+	dst, err := storage.New(dstCfg)
+	if err != nil {
+		return &configError{"s3.destination", "", err.Error()}
+	}
+	for _, cl := range []*storage.Client{src, dst} {
+		if err := cl.CheckBucket(c.Context); err != nil {
+			return err
+		}
+	}
+
+	if requeue != nil {
+		n, err := db.Requeue(requeue, kindNames)
+		if err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
+		fmt.Fprintf(g.stdout, "requeued %d object(s)\n", n)
+	}
+	runs, _ := db.GetMeta(metaCopyRuns)
+	n, _ := strconv.Atoi(runs)
+	if err := db.SetMeta(metaCopyRuns, strconv.Itoa(n+1)); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+
+	conc := cfg.Concurrency
+	if o.concurrency > 0 {
+		conc = o.concurrency
+	}
+	g.writeRunning(path, c.Command.Name)
+	defer g.writeStopped(path, db)
+	g.log.Info().Str("from", src.String()).Str("to", dst.String()).Int("concurrency", conc).Msg("copy started")
+	sum, err := engine.Copy(c.Context, db, src, dst, engine.CopyOptions{
+		Concurrency: conc,
+		Kinds:       kindNames,
+		Limit:       o.limit,
+		Retries:     cfg.Retries,
+		Abort:       g.abort,
+		StatusFile:  engine.StatusPath(path),
+		Log:         g.log,
+	})
+	printCopySummary(g, sum)
+	if err != nil {
+		return err
+	}
+	if sum.Interrupted {
+		return errInterrupted
+	}
+	counts, err := db.Counts()
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	if err := engine.WriteTable(g.stdout, counts, kindNames, nil); err != nil {
+		return err
+	}
+	var failed int64
+	for kind, byStatus := range counts {
+		if len(kindNames) == 0 || contains(kindNames, kind) {
+			failed += byStatus[checkpoint.Failed].Objects
+		}
+	}
+	if failed > 0 {
+		return &failedObjectsError{failed}
+	}
+	return nil
+}
+
+// refuseOverProgress stops a plain `copy` on a checkpoint that an earlier copy worked on.
+func refuseOverProgress(g *globals, db *checkpoint.DB) error {
+	runs, err := db.GetMeta(metaCopyRuns)
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	counts, err := db.Counts()
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	var by = map[checkpoint.Status]int64{}
+	for _, byStatus := range counts {
+		for s, c := range byStatus {
+			by[s] += c.Objects
+		}
+	}
+	if runs == "" && by[checkpoint.Done]+by[checkpoint.Failed]+by[checkpoint.Missing] == 0 {
+		return nil
+	}
+	return usageErrorf(resumeCommand(g.args),
+		"checkpoint %s already holds progress from an earlier copy (%d done, %d failed, %d missing, %d pending); add --resume to continue it",
+		db.Path(), by[checkpoint.Done], by[checkpoint.Failed], by[checkpoint.Missing], by[checkpoint.Pending])
+}
+
+// resumeCommand is the command line the user ran, with --resume after `copy`.
+func resumeCommand(args []string) string {
+	out := []string{"s3sync"}
+	for i, a := range args {
+		if i == 0 {
+			continue
+		}
+		out = append(out, shellQuote(a))
+		if a == "copy" {
+			out = append(out, "--resume")
+		}
+	}
+	return strings.Join(out, " ")
+}
+
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r == '-' || r == '_' || r == '.' || r == '/' || r == '=' || r == ',' || r == ':' ||
+			(r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9'))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+func printCopySummary(g *globals, s engine.CopySummary) {
+	rate := 0.0
+	if secs := s.Elapsed.Seconds(); secs > 0 {
+		rate = float64(s.Done) / secs
+	}
+	fmt.Fprintf(g.stdout, "copied %d object(s), %s in %s (%.1f obj/s); missing %d, failed %d, retries %d, still pending %d\n",
+		s.Done, engine.FormatBytes(s.Bytes), s.Elapsed.Round(time.Millisecond), rate, s.Missing, s.Failed, s.Retries, s.Left)
+}
+
+// dryRun lists the pending objects a copy would take, without S3 or checkpoint writes.
+func dryRun(g *globals, db *checkpoint.DB, kinds []string, limit int64) error {
+	tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KIND\tRECORD\tATTACHMENT\tSTYLE\tKEY\tSIZE")
+	var n, bytes int64
+	after := ""
+	for limit == 0 || n < limit {
+		objs, err := db.NextPending(after, kinds, 512)
+		if err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
+		if len(objs) == 0 {
+			break
+		}
+		for _, o := range objs {
+			if limit > 0 && n >= limit {
+				break
+			}
+			size := "?"
+			if o.Size > 0 {
+				size = engine.FormatBytes(o.Size)
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", o.Kind, o.RecordID, o.Attachment, o.Style, o.Candidates[0], size)
+			n++
+			bytes += o.Size
+			after = o.ID()
+		}
+	}
+	tw.Flush()
+	fmt.Fprintf(g.stdout, "dry run: would copy %d object(s), at least %s (sizes the database knows)\n", n, engine.FormatBytes(bytes))
+	return nil
+}

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/s3sync/s3sync/catalog"
+	"github.com/s3sync/s3sync/checkpoint"
+	"github.com/s3sync/s3sync/engine"
+)
+
+type reportOptions struct {
+	format string
+	status string
+	only   string
+	output string
+}
+
+func newReportCommand(g *globals) *cli.Command {
+	var o reportOptions
+	return &cli.Command{
+		Name:  "report",
+		Usage: "print what the checkpoint knows: counts per kind and status, or the objects themselves",
+		Description: "table: objects and bytes per kind × status. csv and json: one row per object, by default the\n" +
+			"failed and missing ones. While a copy runs, the table comes from its status snapshot.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "format", Value: "table", Usage: "table, csv or json", Destination: &o.format},
+			&cli.StringFlag{Name: "status", Usage: "comma-separated `STATUSES` (pending,done,failed,missing); csv/json default failed,missing", Destination: &o.status},
+			&cli.StringFlag{Name: "only", Usage: "comma-separated `KINDS`", Destination: &o.only},
+			&cli.StringFlag{Name: "output", Usage: "write to `FILE` instead of standard output", Destination: &o.output},
+		},
+		Action: func(c *cli.Context) error { return runReport(g, o) },
+	}
+}
+
+func runReport(g *globals, o reportOptions) error {
+	if o.format != "table" && o.format != "csv" && o.format != "json" {
+		return usageErrorf("--format table", "--format %q is not table, csv or json", o.format)
+	}
+	status := o.status
+	if status == "" && o.format != "table" {
+		status = "failed,missing"
+	}
+	var statuses []checkpoint.Status
+	if status != "" {
+		var err error
+		if statuses, err = checkpoint.ParseStatuses(status); err != nil {
+			return usageErrorf("--status failed,missing", "--status: %v", err)
+		}
+	}
+	var kinds []string
+	if o.only != "" {
+		ks, err := catalog.ParseKinds(o.only)
+		if err != nil {
+			return usageErrorf("--only "+kindList(), "--only: %v", err)
+		}
+		for _, k := range ks {
+			kinds = append(kinds, string(k))
+		}
+	}
+	path, err := g.reportCheckpointPath()
+	if err != nil {
+		return err
+	}
+
+	w := g.stdout
+	if o.output != "" {
+		f, err := os.Create(o.output)
+		if err != nil {
+			return usageErrorf("", "--output: %v", err)
+		}
+		defer f.Close()
+		w = f
+	}
+
+	db, err := checkpoint.Open(path, checkpoint.Options{ReadOnly: true, Timeout: time.Second})
+	if errors.Is(err, checkpoint.ErrLocked) {
+		return reportWhileLocked(g, w, path, o.format, kinds, statuses)
+	}
+	if errors.Is(err, os.ErrNotExist) {
+		return usageErrorf("s3sync plan", "checkpoint %s does not exist yet", path)
+	}
+	if err != nil {
+		return fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	defer db.Close()
+
+	filter := checkpoint.Filter{Kinds: kinds, Statuses: statuses}
+	switch o.format {
+	case "csv":
+		err = engine.WriteCSV(w, db, filter)
+	case "json":
+		err = engine.WriteJSON(w, db, filter)
+	default:
+		var counts map[string]map[checkpoint.Status]checkpoint.Count
+		if counts, err = db.Counts(); err == nil {
+			err = engine.WriteTable(w, counts, kinds, statuses)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	if o.output != "" {
+		fmt.Fprintf(g.stderr, "report written to %s\n", o.output)
+	}
+	return nil
+}
+
+// reportWhileLocked answers from the status snapshot of the command holding the checkpoint.
+func reportWhileLocked(g *globals, w io.Writer, path, format string, kinds []string, statuses []checkpoint.Status) error {
+	st, err := engine.ReadStatus(engine.StatusPath(path))
+	if err != nil || !st.Alive() {
+		return fmt.Errorf("checkpoint %s is in use by another s3sync process; try again when it has finished", path)
+	}
+	if format != "table" || st.Counts == nil {
+		return fmt.Errorf("checkpoint %s is in use by a running `s3sync %s` (pid %d); only the table report is available while it runs (its snapshot); for per-object rows wait for it to finish, or stop it with Ctrl-C and resume later", path, st.Command, st.PID)
+	}
+	fmt.Fprintf(g.stderr, "a `s3sync %s` (pid %d) is running; counts as of %s\n", st.Command, st.PID, st.UpdatedAt.Format(time.RFC3339))
+	return engine.WriteTable(w, st.Counts, kinds, statuses)
+}
+
+// reportCheckpointPath finds the checkpoint without requiring a config file: report works
+// with --checkpoint alone.
+func (g *globals) reportCheckpointPath() (string, error) {
+	if g.checkpoint != "" {
+		return g.checkpoint, nil
+	}
+	path, explicit := configPath(g.configFlag, g.getenv)
+	if _, err := os.Stat(path); err != nil && !explicit {
+		return defaultCheckpoint, nil
+	}
+	cfg, err := g.config()
+	if err != nil {
+		return "", err
+	}
+	return cfg.checkpointPath(""), nil
+}

@@ -1,0 +1,375 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"gopkg.in/ini.v1"
+
+	"github.com/s3sync/s3sync/catalog"
+	"github.com/s3sync/s3sync/storage"
+)
+
+// Defaults for values the config file may leave out.
+const (
+	defaultConfigPath  = "private/config.ini"
+	defaultCheckpoint  = "private/s3sync.db"
+	defaultConcurrency = 16
+	defaultRetries     = 5
+	defaultACL         = "public-read"
+	defaultPGPort      = 5432
+)
+
+// Environment variables that may carry secrets instead of the file; when set they win.
+var secretEnv = map[string]string{
+	"S3SYNC_SOURCE_ACCESS_KEY":      "[s3.source] access_key",
+	"S3SYNC_SOURCE_SECRET_KEY":      "[s3.source] secret_key",
+	"S3SYNC_DESTINATION_ACCESS_KEY": "[s3.destination] access_key",
+	"S3SYNC_DESTINATION_SECRET_KEY": "[s3.destination] secret_key",
+	"S3SYNC_PG_PASSWORD":            "[pg.database] password",
+}
+
+// Config is the parsed configuration file. Sections that are absent stay zero and are
+// reported by the require* methods of the commands that need them.
+type Config struct {
+	Source      *storage.Config // nil when [s3.source] is absent
+	Destination *storage.Config // nil when [s3.destination] is absent
+	Database    *catalog.DBConfig
+	Tunnel      bool // [pg.tunnel] enabled
+
+	Concurrency int    // [sync] concurrency, else [celery] concurrency, default 16
+	Checkpoint  string // [sync] checkpoint, "" = default
+	Retries     int    // [sync] retries, default 5
+
+	Warnings []string // things ignored on purpose, logged by the caller
+}
+
+// configError names the section and key that are wrong; it is a usage error (exit 2).
+type configError struct {
+	section, key, msg string
+}
+
+func (e *configError) Error() string {
+	if e.key == "" {
+		return fmt.Sprintf("[%s]: %s", e.section, e.msg)
+	}
+	return fmt.Sprintf("[%s] %s: %s", e.section, e.key, e.msg)
+}
+
+// ParseConfig reads an INI configuration. getenv supplies secret overrides (os.Getenv in main).
+func ParseConfig(r io.Reader, getenv func(string) string) (*Config, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	f, err := ini.LoadSources(ini.LoadOptions{
+		Insensitive:             false,
+		IgnoreInlineComment:     false,
+		AllowBooleanKeys:        false,
+		SpaceBeforeInlineComment: true,
+	}, data)
+	if err != nil {
+		return nil, fmt.Errorf("not a valid INI file: %v", err)
+	}
+	cfg := &Config{Concurrency: defaultConcurrency, Retries: defaultRetries}
+	p := &parser{f: f, getenv: getenv, cfg: cfg}
+
+	known := map[string]bool{ini.DefaultSection: true, "s3.source": true, "s3.destination": true,
+		"pg.database": true, "pg.tunnel": true, "sync": true, "celery": true}
+	for _, s := range f.Sections() {
+		if !known[s.Name()] {
+			cfg.Warnings = append(cfg.Warnings, fmt.Sprintf("unknown section [%s] ignored", s.Name()))
+		}
+	}
+
+	if s := p.section("s3.source"); s != nil {
+		cfg.Source = p.s3(s, "S3SYNC_SOURCE_", false)
+	}
+	if s := p.section("s3.destination"); s != nil {
+		cfg.Destination = p.s3(s, "S3SYNC_DESTINATION_", true)
+	}
+	if s := p.section("pg.database"); s != nil {
+		cfg.Database = p.database(s)
+	}
+	if s := p.section("pg.tunnel"); s != nil {
+		p.known(s, "enabled", "ssh_host", "ssh_port", "ssh_user", "ssh_password", "ssh_key",
+			"known_hosts", "local_host", "local_port")
+		cfg.Tunnel = p.boolean(s, "enabled", false)
+	}
+	if s := p.section("celery"); s != nil {
+		p.known(s, "concurrency", "broker", "backend")
+		if s.HasKey("concurrency") {
+			cfg.Concurrency = p.integer(s, "concurrency", defaultConcurrency, 1, 10000)
+		}
+		for _, k := range []string{"broker", "backend"} {
+			if s.HasKey(k) {
+				cfg.Warnings = append(cfg.Warnings, fmt.Sprintf("[celery] %s is ignored: s3sync needs no queue server", k))
+			}
+		}
+	}
+	if s := p.section("sync"); s != nil {
+		p.known(s, "concurrency", "checkpoint", "retries")
+		if s.HasKey("concurrency") {
+			cfg.Concurrency = p.integer(s, "concurrency", defaultConcurrency, 1, 10000)
+		}
+		cfg.Checkpoint = strings.TrimSpace(s.Key("checkpoint").String())
+		cfg.Retries = p.integer(s, "retries", defaultRetries, 0, 100)
+	}
+	if p.err != nil {
+		return nil, p.err
+	}
+	if cfg.Source != nil && cfg.Destination != nil && sameLocation(cfg.Source, cfg.Destination) {
+		return nil, &configError{"s3.destination", "bucket",
+			fmt.Sprintf("source and destination are the same bucket (%q at %s); point [s3.destination] at the new bucket", cfg.Destination.Bucket, endpointName(cfg.Destination.Endpoint))}
+	}
+	return cfg, nil
+}
+
+// parser keeps the first error, so each accessor can be called without checks.
+type parser struct {
+	f      *ini.File
+	getenv func(string) string
+	cfg    *Config
+	err    error
+}
+
+func (p *parser) fail(section, key, format string, a ...any) {
+	if p.err == nil {
+		p.err = &configError{section, key, fmt.Sprintf(format, a...)}
+	}
+}
+
+func (p *parser) section(name string) *ini.Section {
+	s, err := p.f.GetSection(name)
+	if err != nil {
+		return nil
+	}
+	return s
+}
+
+// known warns about keys nobody reads: most often a typo.
+func (p *parser) known(s *ini.Section, keys ...string) {
+	ok := map[string]bool{}
+	for _, k := range keys {
+		ok[k] = true
+	}
+	for _, k := range s.KeyStrings() {
+		if !ok[k] {
+			p.cfg.Warnings = append(p.cfg.Warnings, fmt.Sprintf("[%s] %s is not a known key; ignored", s.Name(), k))
+		}
+	}
+}
+
+func (p *parser) str(s *ini.Section, key string) string {
+	return strings.TrimSpace(s.Key(key).String())
+}
+
+// secret returns the env override when set, else the file's value.
+func (p *parser) secret(s *ini.Section, key, env string) string {
+	if v := p.getenv(env); v != "" {
+		return v
+	}
+	return p.str(s, key)
+}
+
+func (p *parser) boolean(s *ini.Section, key string, def bool) bool {
+	v := p.str(s, key)
+	if v == "" {
+		return def
+	}
+	switch strings.ToLower(v) {
+	case "true", "yes", "on", "1":
+		return true
+	case "false", "no", "off", "0":
+		return false
+	}
+	p.fail(s.Name(), key, "%q is not a boolean (use true or false)", v)
+	return def
+}
+
+func (p *parser) integer(s *ini.Section, key string, def, min, max int) int {
+	v := p.str(s, key)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < min || n > max {
+		p.fail(s.Name(), key, "%q is not a whole number from %d to %d", v, min, max)
+		return def
+	}
+	return n
+}
+
+func (p *parser) required(s *ini.Section, key, value string) {
+	if value == "" {
+		p.fail(s.Name(), key, "is missing or empty")
+	}
+}
+
+var cannedACLs = []string{"private", "public-read", "public-read-write", "authenticated-read",
+	"aws-exec-read", "bucket-owner-read", "bucket-owner-full-control"}
+
+func (p *parser) s3(s *ini.Section, envPrefix string, destination bool) *storage.Config {
+	keys := []string{"access_key", "secret_key", "endpoint_url", "bucket", "region", "path_style", "key_prefix"}
+	if destination {
+		keys = append(keys, "acl")
+	}
+	p.known(s, keys...)
+	c := &storage.Config{
+		AccessKey: p.secret(s, "access_key", envPrefix+"ACCESS_KEY"),
+		SecretKey: p.secret(s, "secret_key", envPrefix+"SECRET_KEY"),
+		Endpoint:  p.str(s, "endpoint_url"),
+		Bucket:    p.str(s, "bucket"),
+		Region:    p.str(s, "region"),
+		PathStyle: p.boolean(s, "path_style", false),
+		KeyPrefix: strings.Trim(p.str(s, "key_prefix"), "/"),
+	}
+	p.required(s, "access_key", c.AccessKey)
+	p.required(s, "secret_key", c.SecretKey)
+	p.required(s, "bucket", c.Bucket)
+	if c.Endpoint == "" && c.Region == "" {
+		p.fail(s.Name(), "endpoint_url", "is empty and so is region: set endpoint_url to the provider's S3 URL, or region for AWS S3")
+	}
+	if c.Endpoint != "" {
+		u, err := url.Parse(c.Endpoint)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			p.fail(s.Name(), "endpoint_url", "%q is not an http(s) URL like https://s3.example.com", c.Endpoint)
+		} else if port := u.Port(); port != "" {
+			if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+				p.fail(s.Name(), "endpoint_url", "%q has an invalid port", c.Endpoint)
+			}
+		}
+	}
+	if destination {
+		c.ACL = defaultACL
+		if s.HasKey("acl") {
+			c.ACL = p.str(s, "acl")
+		}
+		if c.ACL != "" && !contains(cannedACLs, c.ACL) {
+			p.fail(s.Name(), "acl", "%q is not a canned ACL (one of %s, or empty to send none)", c.ACL, strings.Join(cannedACLs, ", "))
+		}
+	}
+	return c
+}
+
+var sslModes = []string{"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}
+
+func (p *parser) database(s *ini.Section) *catalog.DBConfig {
+	p.known(s, "host", "port", "user", "password", "database", "sslmode")
+	c := &catalog.DBConfig{
+		Host:     p.str(s, "host"),
+		Port:     p.integer(s, "port", defaultPGPort, 1, 65535),
+		User:     p.str(s, "user"),
+		Password: p.secret(s, "password", "S3SYNC_PG_PASSWORD"),
+		Database: p.str(s, "database"),
+		SSLMode:  p.str(s, "sslmode"),
+	}
+	p.required(s, "host", c.Host)
+	p.required(s, "user", c.User)
+	p.required(s, "database", c.Database)
+	if c.SSLMode == "" {
+		c.SSLMode = "prefer"
+	}
+	if !contains(sslModes, c.SSLMode) {
+		p.fail(s.Name(), "sslmode", "%q is not one of %s", c.SSLMode, strings.Join(sslModes, ", "))
+	}
+	return c
+}
+
+// requireS3 reports a missing S3 section for commands that copy.
+func (c *Config) requireS3() error {
+	if c.Source == nil {
+		return &configError{section: "s3.source", msg: "section is missing"}
+	}
+	if c.Destination == nil {
+		return &configError{section: "s3.destination", msg: "section is missing"}
+	}
+	return nil
+}
+
+// requireDatabase reports a missing or unsupported database section for commands that read it.
+func (c *Config) requireDatabase() error {
+	if c.Database == nil {
+		return &configError{section: "pg.database", msg: "section is missing"}
+	}
+	if c.Tunnel {
+		return &configError{"pg.tunnel", "enabled", "SSH tunnels are not supported yet in this version; open one yourself (ssh -L 5432:localhost:5432 host), point [pg.database] at it and set enabled = false"}
+	}
+	return nil
+}
+
+// checkpointPath picks --checkpoint, else [sync] checkpoint, else the default.
+func (c *Config) checkpointPath(flag string) string {
+	switch {
+	case flag != "":
+		return flag
+	case c != nil && c.Checkpoint != "":
+		return c.Checkpoint
+	}
+	return defaultCheckpoint
+}
+
+// configPath resolves --config / S3SYNC_CONFIG, then CONFIG_FILE_NAME (a name inside private/), then the default.
+func configPath(flag string, getenv func(string) string) (path string, explicit bool) {
+	if flag != "" {
+		return flag, true
+	}
+	if name := getenv("CONFIG_FILE_NAME"); name != "" {
+		return filepath.Join("private", name), true
+	}
+	return defaultConfigPath, false
+}
+
+// loadConfig opens and parses the config file. A missing file is a usage error with a hint.
+func loadConfig(path string, getenv func(string) string) (*Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, usageErrorf("copy private/config.sample.ini to %s and fill it in, or pass --config FILE",
+				"config file %s not found", path)
+		}
+		return nil, usageErrorf("", "config file %s: %v", path, err)
+	}
+	defer f.Close()
+	cfg, err := ParseConfig(f, getenv)
+	if err != nil {
+		return nil, usageErrorf("", "config file %s: %v", path, err)
+	}
+	return cfg, nil
+}
+
+func sameLocation(a, b *storage.Config) bool {
+	return strings.TrimRight(a.Endpoint, "/") == strings.TrimRight(b.Endpoint, "/") &&
+		a.Bucket == b.Bucket && a.KeyPrefix == b.KeyPrefix
+}
+
+func endpointName(e string) string {
+	if e == "" {
+		return "AWS S3"
+	}
+	return e
+}
+
+// location is the identity a checkpoint records for a bucket: endpoint, bucket and key prefix.
+func location(c *storage.Config) string {
+	s := endpointName(strings.TrimRight(c.Endpoint, "/")) + " s3://" + c.Bucket
+	if c.KeyPrefix != "" {
+		s += "/" + c.KeyPrefix
+	}
+	return s
+}
+
+func contains(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,136 @@
+package engine
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/s3sync/s3sync/checkpoint"
+	"github.com/s3sync/s3sync/storage"
+)
+
+// MastodonCacheControl is what Mastodon sets on every object it uploads; objects whose source
+// has no Cache-Control get it.
+const MastodonCacheControl = "public, max-age=315576000, immutable"
+
+// errAbsent means no candidate key exists at the source: the object is missing, not failed.
+var errAbsent = errors.New("not found at the source")
+
+// copier copies one object at a time and owns the retry policy.
+type copier struct {
+	src       Source
+	dst       Destination
+	retries   int
+	base, max time.Duration
+	log       zerolog.Logger
+	retried   atomic.Int64
+}
+
+// copyObject tries o until it is done, missing, failed for good, or the retries run out.
+// ok is false when work was cancelled before a result: the object stays pending.
+func (c *copier) copyObject(work context.Context, o checkpoint.Object) (u checkpoint.Update, ok bool) {
+	u = checkpoint.Update{ID: o.ID()}
+	for attempt := 0; ; attempt++ {
+		u.Attempts++
+		key, n, err := c.copyCandidates(work, o)
+		switch {
+		case err == nil:
+			u.Status, u.Bytes, u.SourceKey, u.Error = checkpoint.Done, n, key, ""
+			return u, true
+		case errors.Is(err, errAbsent):
+			u.Status, u.Error = checkpoint.Missing, err.Error()
+			return u, true
+		case work.Err() != nil:
+			return u, false
+		case storage.IsRetryable(err) && attempt < c.retries:
+			c.retried.Add(1)
+			d := backoff(c.base, c.max, attempt)
+			c.log.Debug().Str("id", u.ID).Int("attempt", attempt+1).Dur("wait", d).Err(err).Msg("retrying")
+			if !sleep(work, d) {
+				return u, false
+			}
+		default:
+			u.Status, u.Error = checkpoint.Failed, err.Error()
+			if storage.IsRetryable(err) {
+				u.Error = fmt.Sprintf("gave up after %d attempts: %s", u.Attempts, err)
+			}
+			return u, true
+		}
+	}
+}
+
+// copyCandidates copies the first candidate that exists at the source to the same key at the
+// destination and returns that key and the bytes written.
+func (c *copier) copyCandidates(ctx context.Context, o checkpoint.Object) (string, int64, error) {
+	for _, key := range o.Candidates {
+		body, info, err := c.src.Get(ctx, key)
+		if storage.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return "", 0, err
+		}
+		err = c.put(ctx, o, key, body, info)
+		body.Close()
+		if err != nil {
+			return "", 0, err
+		}
+		return key, info.Size, nil
+	}
+	return "", 0, fmt.Errorf("%w under any of: %s", errAbsent, strings.Join(o.Candidates, ", "))
+}
+
+// put streams body to the destination, keeping the source's headers: Content-Type (else the
+// database's, else sniffed from the first bytes), Cache-Control (else Mastodon's) and
+// Content-Disposition.
+func (c *copier) put(ctx context.Context, o checkpoint.Object, key string, body io.Reader, info storage.ObjectInfo) error {
+	opts := storage.PutOptions{
+		ContentType:        info.ContentType,
+		CacheControl:       info.CacheControl,
+		ContentDisposition: info.ContentDisposition,
+	}
+	if opts.ContentType == "" {
+		opts.ContentType = o.ContentType
+	}
+	if opts.ContentType == "" {
+		br := bufio.NewReaderSize(body, 512)
+		head, _ := br.Peek(512)
+		opts.ContentType = http.DetectContentType(head)
+		body = br
+	}
+	if opts.CacheControl == "" {
+		opts.CacheControl = MastodonCacheControl
+	}
+	return c.dst.Put(ctx, key, body, info.Size, opts)
+}
+
+// backoff is the wait before retry number attempt+1: exponential from base, capped at max,
+// with jitter so throttled workers do not return in lockstep.
+func backoff(base, max time.Duration, attempt int) time.Duration {
+	d := base << min(attempt, 20)
+	if d > max || d <= 0 {
+		d = max
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+// sleep waits for d, or returns false early when ctx is done.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

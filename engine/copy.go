@@ -1,0 +1,254 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/s3sync/s3sync/checkpoint"
+	"github.com/s3sync/s3sync/storage"
+)
+
+// Source is the bucket objects are read from; *storage.Client implements it.
+type Source interface {
+	// Get opens key for streaming; the caller closes the body. A missing key gives an error
+	// for which storage.IsNotFound is true.
+	Get(ctx context.Context, key string) (io.ReadCloser, storage.ObjectInfo, error)
+}
+
+// Destination is the bucket objects are written to; *storage.Client implements it.
+type Destination interface {
+	// Put stores exactly size bytes of body under key, or fails and leaves nothing behind.
+	Put(ctx context.Context, key string, body io.Reader, size int64, opts storage.PutOptions) error
+}
+
+// CopyOptions tunes a copy run. Zero values take the defaults named on each field.
+type CopyOptions struct {
+	Concurrency int      // parallel copies, 0 = 16
+	Kinds       []string // kinds to copy, empty = all
+	Limit       int64    // stop after taking this many objects, 0 = no limit
+	Retries     int      // retries after the first attempt for retryable errors
+
+	BackoffBase time.Duration // first retry delay, 0 = 500ms; doubles per retry, with jitter
+	BackoffMax  time.Duration // longest retry delay, 0 = 30s
+
+	// Grace is how long in-flight copies may finish after ctx is cancelled, 0 = 5s. Closing
+	// Abort cuts it short (a second Ctrl-C).
+	Grace time.Duration
+	Abort <-chan struct{}
+
+	FlushEvery    time.Duration // longest wait before results are committed, 0 = 250ms
+	FlushSize     int           // results per checkpoint transaction, 0 = 500
+	ProgressEvery time.Duration // progress log and status file interval, 0 = 10s
+	StatusFile    string        // where the status snapshot for `report` goes, "" = none
+
+	Log zerolog.Logger
+}
+
+// CopySummary is what a copy run did.
+type CopySummary struct {
+	Done, Failed, Missing int64 // objects that reached each status in this run
+	Bytes                 int64 // bytes written to the destination
+	Retries               int64 // retried requests
+	Left                  int64 // objects still pending at the end
+	Elapsed               time.Duration
+	Interrupted           bool // stopped by ctx before the work ran out
+}
+
+// Copy copies pending objects from src to dst with a pool of workers. Each object ends as
+// done (only after dst accepted it), missing (absent under every candidate key) or failed
+// (with the error); results are committed in batches. When ctx is cancelled Copy stops taking
+// work, lets in-flight copies finish for opts.Grace, commits what finished, and returns with
+// Interrupted set. Only checkpoint errors are returned as errors: a failed object is data.
+func Copy(ctx context.Context, db *checkpoint.DB, src Source, dst Destination, opts CopyOptions) (CopySummary, error) {
+	opts = opts.withDefaults()
+	start := time.Now()
+	prog, err := newProgress(db, opts)
+	if err != nil {
+		return CopySummary{}, err
+	}
+
+	// work is cancelled after the grace period, on Abort, or when the checkpoint fails.
+	work, cancelWork := context.WithCancel(context.Background())
+	defer cancelWork()
+	finished := make(chan struct{})
+	defer close(finished)
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-finished:
+			return
+		}
+		opts.Log.Warn().Dur("grace", opts.Grace).Msg("stopping: no new objects; letting in-flight copies finish (press Ctrl-C again to stop at once)")
+		t := time.NewTimer(opts.Grace)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-opts.Abort:
+		case <-finished:
+		}
+		cancelWork()
+	}()
+
+	c := &copier{src: src, dst: dst, retries: opts.Retries, base: opts.BackoffBase, max: opts.BackoffMax, log: opts.Log}
+	jobs := make(chan checkpoint.Object)
+	results := make(chan checkpoint.Update, opts.Concurrency)
+
+	var g errgroup.Group
+	var producerErr error
+	g.Go(func() error {
+		defer close(jobs)
+		producerErr = produce(ctx, work, db, opts, jobs)
+		return nil
+	})
+	for i := 0; i < opts.Concurrency; i++ {
+		g.Go(func() error {
+			for o := range jobs {
+				if u, ok := c.copyObject(work, o); ok {
+					results <- u
+				}
+			}
+			return nil
+		})
+	}
+	go func() {
+		_ = g.Wait()
+		close(results)
+	}()
+
+	// The writer: this goroutine commits results in batches, never reporting an object
+	// before its transaction commits.
+	var writeErr error
+	batch := make([]checkpoint.Update, 0, opts.FlushSize)
+	flush := func() {
+		if len(batch) == 0 {
+			return
+		}
+		if writeErr == nil {
+			if err := db.Apply(batch); err != nil {
+				writeErr = fmt.Errorf("checkpoint: %w", err)
+				cancelWork()
+			} else {
+				prog.committed(batch)
+			}
+		}
+		batch = batch[:0]
+	}
+	flushTick := time.NewTicker(opts.FlushEvery)
+	defer flushTick.Stop()
+	progTick := time.NewTicker(opts.ProgressEvery)
+	defer progTick.Stop()
+	prog.report(false)
+loop:
+	for {
+		select {
+		case u, ok := <-results:
+			if !ok {
+				break loop
+			}
+			batch = append(batch, u)
+			if len(batch) >= opts.FlushSize {
+				flush()
+			}
+		case <-flushTick.C:
+			flush()
+		case <-progTick.C:
+			prog.report(false)
+		}
+	}
+	flush()
+
+	sum := prog.summary()
+	sum.Retries = c.retried.Load()
+	sum.Elapsed = time.Since(start)
+	sum.Interrupted = ctx.Err() != nil
+	if writeErr == nil && producerErr != nil {
+		writeErr = producerErr
+	}
+	if left, err := pendingCount(db, opts.Kinds); err == nil {
+		sum.Left = left
+	} else if writeErr == nil {
+		writeErr = err
+	}
+	prog.report(true)
+	return sum, writeErr
+}
+
+// produce feeds pending objects to the workers in ID order, a page at a time, until the work
+// runs out, the limit is reached or ctx is cancelled.
+func produce(ctx, work context.Context, db *checkpoint.DB, opts CopyOptions, jobs chan<- checkpoint.Object) error {
+	const page = 256
+	after := ""
+	var sent int64
+	for {
+		objs, err := db.NextPending(after, opts.Kinds, page)
+		if err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
+		if len(objs) == 0 {
+			return nil
+		}
+		for _, o := range objs {
+			if opts.Limit > 0 && sent >= opts.Limit {
+				return nil
+			}
+			select {
+			case jobs <- o:
+			case <-ctx.Done():
+				return nil
+			case <-work.Done():
+				return nil
+			}
+			sent++
+			after = o.ID()
+		}
+	}
+}
+
+func (o CopyOptions) withDefaults() CopyOptions {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 16
+	}
+	if o.FlushSize <= 0 {
+		o.FlushSize = 500
+	}
+	def(&o.BackoffBase, 500*time.Millisecond)
+	def(&o.BackoffMax, 30*time.Second)
+	def(&o.Grace, 5*time.Second)
+	def(&o.FlushEvery, 250*time.Millisecond)
+	def(&o.ProgressEvery, 10*time.Second)
+	return o
+}
+
+// pendingCount is the number of pending objects of the given kinds (all when empty).
+func pendingCount(db *checkpoint.DB, kinds []string) (int64, error) {
+	counts, err := db.Counts()
+	if err != nil {
+		return 0, fmt.Errorf("checkpoint: %w", err)
+	}
+	var n int64
+	for kind, byStatus := range counts {
+		if len(kinds) == 0 || containsString(kinds, kind) {
+			n += byStatus[checkpoint.Pending].Objects
+		}
+	}
+	return n, nil
+}
+
+func containsString(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,145 @@
+package engine
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/s3sync/s3sync/checkpoint"
+)
+
+// CSVHeader is the first line of `report --format csv`.
+var CSVHeader = []string{"kind", "record_id", "attachment", "style", "key", "status", "attempts", "bytes", "error", "updated_at"}
+
+// Row is one object in a csv or json report.
+type Row struct {
+	Kind       string    `json:"kind"`
+	RecordID   int64     `json:"record_id"`
+	Attachment string    `json:"attachment"`
+	Style      string    `json:"style"`
+	Key        string    `json:"key"`
+	Status     string    `json:"status"`
+	Attempts   int       `json:"attempts"`
+	Bytes      int64     `json:"bytes"`
+	Error      string    `json:"error"`
+	UpdatedAt  time.Time `json:"updated_at"`
+}
+
+// RowOf turns a checkpoint object into a report row. Key is the key found at the source, or
+// the computed key while none was found.
+func RowOf(o checkpoint.Object) Row {
+	key := o.SourceKey
+	if key == "" && len(o.Candidates) > 0 {
+		key = o.Candidates[0]
+	}
+	bytes := o.Bytes
+	if o.Status != checkpoint.Done {
+		bytes = o.Size
+	}
+	return Row{Kind: o.Kind, RecordID: o.RecordID, Attachment: o.Attachment, Style: o.Style, Key: key,
+		Status: string(o.Status), Attempts: o.Attempts, Bytes: bytes, Error: o.Error, UpdatedAt: o.UpdatedAt.UTC()}
+}
+
+// WriteTable prints objects and bytes per kind × status, with totals, for the given kinds
+// (empty = all) and statuses (empty = all).
+func WriteTable(w io.Writer, counts map[string]map[checkpoint.Status]checkpoint.Count, kinds []string, statuses []checkpoint.Status) error {
+	if len(statuses) == 0 {
+		statuses = checkpoint.Statuses
+	}
+	var names []string
+	for k := range counts {
+		if len(kinds) == 0 || containsString(kinds, k) {
+			names = append(names, k)
+		}
+	}
+	sort.Strings(names)
+
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprint(tw, "KIND\t")
+	for _, s := range statuses {
+		fmt.Fprintf(tw, "%s\t", s)
+	}
+	fmt.Fprint(tw, "TOTAL\t\n")
+	total := map[checkpoint.Status]checkpoint.Count{}
+	row := func(name string, byStatus map[checkpoint.Status]checkpoint.Count) {
+		var sum checkpoint.Count
+		fmt.Fprintf(tw, "%s\t", name)
+		for _, s := range statuses {
+			c := byStatus[s]
+			fmt.Fprintf(tw, "%s\t", formatCount(c))
+			sum.Objects += c.Objects
+			sum.Bytes += c.Bytes
+		}
+		fmt.Fprintf(tw, "%s\t\n", formatCount(sum))
+	}
+	for _, name := range names {
+		row(name, counts[name])
+		for _, s := range statuses {
+			c := total[s]
+			c.Objects += counts[name][s].Objects
+			c.Bytes += counts[name][s].Bytes
+			total[s] = c
+		}
+	}
+	row("total", total)
+	return tw.Flush()
+}
+
+func formatCount(c checkpoint.Count) string {
+	return fmt.Sprintf("%d (%s)", c.Objects, FormatBytes(c.Bytes))
+}
+
+// WriteCSV writes one line per object matching f, streaming from the checkpoint.
+func WriteCSV(w io.Writer, db *checkpoint.DB, f checkpoint.Filter) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(CSVHeader); err != nil {
+		return err
+	}
+	err := db.Each(f, func(o checkpoint.Object) error {
+		r := RowOf(o)
+		return cw.Write([]string{r.Kind, strconv.FormatInt(r.RecordID, 10), r.Attachment, r.Style, r.Key,
+			r.Status, strconv.Itoa(r.Attempts), strconv.FormatInt(r.Bytes, 10), r.Error, r.UpdatedAt.Format(time.RFC3339)})
+	})
+	if err != nil {
+		return err
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// WriteJSON writes a JSON array with one element per object matching f, streaming.
+func WriteJSON(w io.Writer, db *checkpoint.DB, f checkpoint.Filter) error {
+	if _, err := io.WriteString(w, "["); err != nil {
+		return err
+	}
+	first := true
+	err := db.Each(f, func(o checkpoint.Object) error {
+		data, err := json.Marshal(RowOf(o))
+		if err != nil {
+			return err
+		}
+		sep := ",\n  "
+		if first {
+			sep, first = "\n  ", false
+		}
+		if _, err := io.WriteString(w, sep); err != nil {
+			return err
+		}
+		_, err = w.Write(data)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	end := "\n]\n"
+	if first {
+		end = "]\n"
+	}
+	_, err = io.WriteString(w, end)
+	return err
+}

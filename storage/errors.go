@@ -1,0 +1,267 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"syscall"
+
+	"github.com/aws/smithy-go"
+)
+
+// ErrSizeMismatch is returned (wrapped) by Put when the body yields fewer or more bytes than the
+// size it was given. Nothing is stored in that case. It is not retryable.
+var ErrSizeMismatch = errors.New("body size does not match")
+
+// ErrChecksumMismatch is returned (wrapped) by Put when PutOptions.ContentMD5 is set and the body
+// of a multipart upload does not match it. The upload is aborted. It is not retryable.
+var ErrChecksumMismatch = errors.New("body MD5 does not match Content-MD5")
+
+// Error is the error returned by every Client method. Its message is one line, starts with
+// "s3 <op> s3://bucket/key: " and never contains a secret.
+type Error struct {
+	Op       string // "get", "head", "put", "delete", "check bucket", "read" (a GET body)
+	Bucket   string
+	Key      string // full key including KeyPrefix; "" for bucket operations
+	Endpoint string // endpoint URL, or "AWS <region>"
+	Step     string // the failed request of a multi-request operation, e.g. "upload part 2 of 3"
+	Code     string // S3 error code such as "NoSuchKey"; "" when no S3 error response arrived
+	Status   int    // HTTP status; 0 when no response arrived
+	Message  string // the server's message or the transport error, one line
+	Note     string // more to say, e.g. that aborting a multipart upload failed too
+	Err      error  // the underlying error
+}
+
+// Error returns e.g. "s3 get s3://media/a.png: NoSuchKey (HTTP 404): The specified key does not exist.".
+func (e *Error) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "s3 %s s3://%s: ", e.Op, path(e.Bucket, e.Key))
+	if e.Step != "" {
+		b.WriteString(e.Step)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.detail())
+	if e.Note != "" {
+		b.WriteString("; ")
+		b.WriteString(e.Note)
+	}
+	return b.String()
+}
+
+// detail is the message without operation, key, step and note.
+func (e *Error) detail() string {
+	var b strings.Builder
+	switch {
+	case e.Code != "" || e.Status != 0:
+		code := e.Code
+		if code == "" {
+			code = strings.ReplaceAll(http.StatusText(e.Status), " ", "")
+		}
+		b.WriteString(code)
+		if e.Status != 0 {
+			fmt.Fprintf(&b, " (HTTP %d)", e.Status)
+		}
+		if e.Message != "" && e.Message != e.Code && e.Message != http.StatusText(e.Status) {
+			b.WriteString(": ")
+			b.WriteString(e.Message)
+		}
+	case e.Message != "":
+		b.WriteString(e.Message)
+	default:
+		b.WriteString(oneLine(fmt.Sprint(e.Err)))
+	}
+	if accessDenied(e.Code, e.Status) {
+		fmt.Fprintf(&b, "; bucket %q at %s refused access", e.Bucket, e.Endpoint)
+		if e.Key != "" && (e.Op == "get" || e.Op == "head") {
+			b.WriteString(" (a 403 can also mean the object is absent and the key lacks s3:ListBucket)")
+		}
+	}
+	return b.String()
+}
+
+// Unwrap returns the underlying error.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Is reports os.ErrNotExist for a missing object, so errors.Is(err, os.ErrNotExist) works.
+func (e *Error) Is(target error) bool {
+	return target == os.ErrNotExist && notFound(e.Code, e.Status)
+}
+
+// newError turns an SDK or transport error into an *Error for op on key (the full key).
+func (c *Client) newError(op, key string, err error) error {
+	if err == nil {
+		return nil
+	}
+	e := &Error{Op: op, Bucket: c.bucket, Key: key, Endpoint: c.endpoint, Err: err}
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) {
+		e.Code = apiErr.ErrorCode()
+		e.Message = oneLine(apiErr.ErrorMessage())
+	}
+	var respErr interface{ HTTPStatusCode() int }
+	if errors.As(err, &respErr) {
+		e.Status = respErr.HTTPStatusCode()
+	}
+	if e.Code == "" && e.Status == 0 {
+		e.Message = transportMessage(err)
+	}
+	return e
+}
+
+// transportMessage describes an error that carries no S3 response. For an SDK error that is the
+// cause inside *url.Error (whose own text repeats the URL), else the operation's cause without
+// the SDK's "operation error S3: GetObject, ..." preamble. Other errors (a failed body read, a
+// cancelled context) speak for themselves.
+func transportMessage(err error) string {
+	var oe *smithy.OperationError
+	if !errors.As(err, &oe) || oe.Err == nil {
+		return oneLine(err.Error())
+	}
+	var ue *url.Error
+	if errors.As(oe.Err, &ue) {
+		return oneLine(ue.Err.Error())
+	}
+	return oneLine(oe.Err.Error())
+}
+
+// oneLine collapses whitespace so a server message cannot break a log line, and caps its length.
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	const maxLen = 400
+	if len(s) > maxLen {
+		s = s[:maxLen] + "..."
+	}
+	return s
+}
+
+// apiInfo returns the S3 error code and HTTP status carried by err, if any.
+func apiInfo(err error) (code string, status int) {
+	var se *Error
+	if errors.As(err, &se) && (se.Code != "" || se.Status != 0) {
+		return se.Code, se.Status
+	}
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) {
+		code = apiErr.ErrorCode()
+	}
+	var respErr interface{ HTTPStatusCode() int }
+	if errors.As(err, &respErr) {
+		status = respErr.HTTPStatusCode()
+	}
+	return code, status
+}
+
+func notFound(code string, status int) bool {
+	switch code {
+	case "NoSuchKey", "NotFound":
+		return true
+	case "NoSuchBucket", "NoSuchUpload":
+		return false
+	}
+	return status == http.StatusNotFound
+}
+
+func accessDenied(code string, status int) bool {
+	switch code {
+	case "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AllAccessDisabled", "AccountProblem":
+		return true
+	}
+	return status == http.StatusForbidden
+}
+
+// IsNotFound reports whether err says the object does not exist: NoSuchKey, NotFound or another
+// HTTP 404, but not NoSuchBucket. errors.Is(err, os.ErrNotExist) holds for the same errors.
+func IsNotFound(err error) bool {
+	if err == nil {
+		return false
+	}
+	if code, status := apiInfo(err); code != "" || status != 0 {
+		return notFound(code, status)
+	}
+	return errors.Is(err, os.ErrNotExist)
+}
+
+// IsNoSuchBucket reports whether err says the bucket does not exist.
+func IsNoSuchBucket(err error) bool {
+	code, _ := apiInfo(err)
+	return code == "NoSuchBucket"
+}
+
+// IsAccessDenied reports whether the server refused the request: HTTP 403, AccessDenied, or
+// credentials it does not accept (InvalidAccessKeyId, SignatureDoesNotMatch).
+func IsAccessDenied(err error) bool {
+	if err == nil {
+		return false
+	}
+	return accessDenied(apiInfo(err))
+}
+
+var retryableCodes = map[string]bool{
+	"SlowDown":               true,
+	"RequestTimeout":         true, // AWS sends it with HTTP 400
+	"InternalError":          true,
+	"ServiceUnavailable":     true,
+	"Throttling":             true,
+	"ThrottlingException":    true,
+	"TooManyRequests":        true,
+	"RequestLimitExceeded":   true,
+	"BandwidthLimitExceeded": true,
+}
+
+var retryableStatus = map[int]bool{
+	http.StatusRequestTimeout:      true, // 408
+	http.StatusTooManyRequests:     true, // 429
+	http.StatusInternalServerError: true, // 500
+	http.StatusBadGateway:          true, // 502
+	http.StatusServiceUnavailable:  true, // 503
+	http.StatusGatewayTimeout:      true, // 504
+}
+
+// IsRetryable reports whether trying the same request again may succeed: throttling and server
+// errors (429, 500, 502, 503, 504, 408, SlowDown, RequestTimeout, InternalError), timeouts, and
+// broken connections (reset, refused, broken pipe, unexpected EOF). It is false for
+// context.Canceled and context.DeadlineExceeded, for every other HTTP status, and for
+// ErrSizeMismatch and ErrChecksumMismatch.
+func IsRetryable(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	if errors.Is(err, ErrSizeMismatch) || errors.Is(err, ErrChecksumMismatch) {
+		return false
+	}
+	if code, status := apiInfo(err); code != "" || status != 0 {
+		return retryableCodes[code] || retryableStatus[status]
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return true
+	}
+	for _, errno := range []syscall.Errno{syscall.ECONNRESET, syscall.ECONNREFUSED, syscall.EPIPE, syscall.ECONNABORTED, syscall.ETIMEDOUT} {
+		if errors.Is(err, errno) {
+			return true
+		}
+	}
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		return dnsErr.IsTimeout || dnsErr.IsTemporary
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) && netErr.Timeout() {
+		return true
+	}
+	msg := err.Error()
+	for _, s := range []string{"connection reset", "broken pipe", "unexpected EOF", "connection refused", "server closed idle connection", "use of closed network connection"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,379 @@
+package storage
+
+import (
+	"context"
+	"crypto/md5"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+// MultipartThreshold is the largest body Put sends with a single PutObject; larger bodies use a
+// multipart upload. It is Mastodon's own threshold (15 MiB).
+const MultipartThreshold = 15 << 20
+
+// PartSize is the size of each multipart part but the last, in bytes. Put raises it for bodies
+// that would need more than MaxParts parts, and never uses less than MinPartSize. Tests may
+// lower it (not below MinPartSize).
+var PartSize int64 = 16 << 20
+
+// MinPartSize is S3's smallest allowed part size (except the last part).
+const MinPartSize = 5 << 20
+
+// MaxParts is S3's largest allowed number of parts in one upload.
+const MaxParts = 10000
+
+// abortTimeout bounds AbortMultipartUpload, which runs on a fresh context after a failure.
+const abortTimeout = 30 * time.Second
+
+// ObjectInfo is what HEAD/GET tell about an object.
+type ObjectInfo struct {
+	Size               int64  // bytes
+	ContentType        string // "" when the server sent none
+	CacheControl       string
+	ContentDisposition string
+	ETag               string // without quotes; for multipart uploads not an MD5
+	LastModified       time.Time
+}
+
+// PutOptions are the headers Put stores with an object. Empty fields are not sent.
+type PutOptions struct {
+	ContentType        string
+	CacheControl       string
+	ContentDisposition string
+	// ContentMD5 is the base64 MD5 of the whole body, optional. A single PutObject sends it so the
+	// destination verifies the body; a multipart upload (which cannot send it) checks the streamed
+	// body against it before completing and aborts on a mismatch (ErrChecksumMismatch).
+	ContentMD5 string
+}
+
+// unsignedPayload signs requests with UNSIGNED-PAYLOAD: bodies are streamed and not seekable, so
+// their SHA-256 cannot be computed before sending.
+var unsignedPayload = s3.WithAPIOptions(v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware)
+
+func checkKey(key string) error {
+	if key == "" {
+		return errors.New("empty key")
+	}
+	return nil
+}
+
+// Get opens the object at key (relative to KeyPrefix) for streaming. The caller must close the
+// body. A read error from the body is an *Error with Op "read" and classifies like any other.
+func (c *Client) Get(ctx context.Context, key string) (io.ReadCloser, ObjectInfo, error) {
+	full := c.Key(key)
+	if err := checkKey(key); err != nil {
+		return nil, ObjectInfo{}, c.newError("get", full, err)
+	}
+	out, err := c.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(c.bucket), Key: aws.String(full)})
+	if err != nil {
+		return nil, ObjectInfo{}, c.newError("get", full, err)
+	}
+	info := ObjectInfo{
+		Size:               aws.ToInt64(out.ContentLength),
+		ContentType:        aws.ToString(out.ContentType),
+		CacheControl:       aws.ToString(out.CacheControl),
+		ContentDisposition: aws.ToString(out.ContentDisposition),
+		ETag:               strings.Trim(aws.ToString(out.ETag), `"`),
+		LastModified:       aws.ToTime(out.LastModified),
+	}
+	return &bodyReader{body: out.Body, c: c, key: full}, info, nil
+}
+
+// bodyReader wraps read errors of a GET body in *Error.
+type bodyReader struct {
+	body io.ReadCloser
+	c    *Client
+	key  string
+}
+
+func (r *bodyReader) Read(p []byte) (int, error) {
+	n, err := r.body.Read(p)
+	if err != nil && err != io.EOF {
+		err = r.c.newError("read", r.key, err)
+	}
+	return n, err
+}
+
+func (r *bodyReader) Close() error { return r.body.Close() }
+
+// Head returns what the server knows about the object at key without its body.
+func (c *Client) Head(ctx context.Context, key string) (ObjectInfo, error) {
+	full := c.Key(key)
+	if err := checkKey(key); err != nil {
+		return ObjectInfo{}, c.newError("head", full, err)
+	}
+	out, err := c.s3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(c.bucket), Key: aws.String(full)})
+	if err != nil {
+		return ObjectInfo{}, c.newError("head", full, err)
+	}
+	return ObjectInfo{
+		Size:               aws.ToInt64(out.ContentLength),
+		ContentType:        aws.ToString(out.ContentType),
+		CacheControl:       aws.ToString(out.CacheControl),
+		ContentDisposition: aws.ToString(out.ContentDisposition),
+		ETag:               strings.Trim(aws.ToString(out.ETag), `"`),
+		LastModified:       aws.ToTime(out.LastModified),
+	}, nil
+}
+
+// Delete removes the object at key. Deleting an absent object is not an error on most servers.
+func (c *Client) Delete(ctx context.Context, key string) error {
+	full := c.Key(key)
+	if err := checkKey(key); err != nil {
+		return c.newError("delete", full, err)
+	}
+	_, err := c.s3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(c.bucket), Key: aws.String(full)})
+	return c.newError("delete", full, err)
+}
+
+// CheckBucket proves endpoint, credentials and bucket with one cheap request: HeadBucket, or
+// ListObjectsV2 with max-keys 1 when HeadBucket is refused or unsupported. A missing bucket
+// gives an error for which IsNoSuchBucket holds.
+func (c *Client) CheckBucket(ctx context.Context) error {
+	_, err := c.s3.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(c.bucket)})
+	if err == nil {
+		return nil
+	}
+	if _, status := apiInfo(err); status == 403 || status == 405 || status == 501 {
+		_, err = c.s3.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(c.bucket), MaxKeys: aws.Int32(1)})
+		if err == nil {
+			return nil
+		}
+	}
+	e := c.newError("check bucket", "", err).(*Error)
+	if e.Status == 404 && (e.Code == "NotFound" || e.Code == "") {
+		// HEAD responses have no body, so the SDK can only say "NotFound".
+		e.Code, e.Message = "NoSuchBucket", "the bucket does not exist"
+	}
+	return e
+}
+
+// Put streams exactly size bytes of body (size may be 0) to key with opts and the client's ACL.
+// Bodies up to MultipartThreshold go in one PutObject; larger ones in a multipart upload whose
+// parts are streamed from body without buffering. A failed or cancelled multipart upload is
+// aborted. If body yields fewer or more than size bytes, Put fails with ErrSizeMismatch and stores
+// nothing; a read error of body is returned wrapped, so it classifies as the body's error.
+func (c *Client) Put(ctx context.Context, key string, body io.Reader, size int64, opts PutOptions) error {
+	full := c.Key(key)
+	if err := checkKey(key); err != nil {
+		return c.newError("put", full, err)
+	}
+	if size < 0 {
+		return c.newError("put", full, fmt.Errorf("negative size %d", size))
+	}
+	r := &exactReader{r: body, remaining: size, size: size}
+	var st putState
+	var err error
+	if size <= MultipartThreshold {
+		err = c.putSingle(ctx, full, r, size, opts)
+	} else {
+		err = c.putMultipart(ctx, full, r, size, opts, &st)
+	}
+	if err == nil {
+		return nil
+	}
+	if r.err != nil {
+		// The transport reports a failed body read in its own words, if at all; the body's own
+		// error is what the caller needs to see and classify.
+		err = r.err
+	}
+	e := c.newError("put", full, err).(*Error)
+	e.Step, e.Note = st.step, st.note
+	return e
+}
+
+// putState records where a multipart upload failed, for the error message.
+type putState struct {
+	step string // the request that failed, e.g. "upload part 2 of 3"
+	note string // e.g. a failed abort
+}
+
+func (c *Client) putSingle(ctx context.Context, key string, r *exactReader, size int64, opts PutOptions) error {
+	in := &s3.PutObjectInput{
+		Bucket:        aws.String(c.bucket),
+		Key:           aws.String(key),
+		Body:          r,
+		ContentLength: aws.Int64(size),
+	}
+	if size == 0 {
+		// Send no body at all, but still insist that the reader is empty.
+		if r.probe(); r.err != nil {
+			return r.err
+		}
+		in.Body = nil
+	}
+	setString(&in.ContentType, opts.ContentType)
+	setString(&in.CacheControl, opts.CacheControl)
+	setString(&in.ContentDisposition, opts.ContentDisposition)
+	setString(&in.ContentMD5, opts.ContentMD5)
+	if c.acl != "" {
+		in.ACL = types.ObjectCannedACL(c.acl)
+	}
+	_, err := c.s3.PutObject(ctx, in, unsignedPayload)
+	if err != nil {
+		return err
+	}
+	// Defensive: the transport stops reading at ContentLength, and exactReader fails the last
+	// read when more data follows, so a success here has always seen all of body.
+	if r.err != nil || r.remaining != 0 {
+		return fmt.Errorf("%w: stored object may be incomplete", ErrSizeMismatch)
+	}
+	return nil
+}
+
+func (c *Client) putMultipart(ctx context.Context, key string, r *exactReader, size int64, opts PutOptions, st *putState) (err error) {
+	partSize := max(PartSize, MinPartSize, (size+MaxParts-1)/MaxParts)
+	nparts := (size + partSize - 1) / partSize
+	if opts.ContentMD5 != "" {
+		r.md5 = md5.New()
+	}
+	create := &s3.CreateMultipartUploadInput{Bucket: aws.String(c.bucket), Key: aws.String(key)}
+	setString(&create.ContentType, opts.ContentType)
+	setString(&create.CacheControl, opts.CacheControl)
+	setString(&create.ContentDisposition, opts.ContentDisposition)
+	if c.acl != "" {
+		create.ACL = types.ObjectCannedACL(c.acl)
+	}
+	st.step = "create multipart upload"
+	up, err := c.s3.CreateMultipartUpload(ctx, create)
+	if err != nil {
+		return err
+	}
+	uploadID := up.UploadId
+	completed := false
+	defer func() {
+		if completed {
+			return
+		}
+		// Never leave an upload behind: its parts are billed and invisible. Use a fresh context so
+		// the abort also runs after ctx was cancelled.
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
+		defer cancel()
+		_, aerr := c.s3.AbortMultipartUpload(actx, &s3.AbortMultipartUploadInput{
+			Bucket: aws.String(c.bucket), Key: aws.String(key), UploadId: uploadID,
+		})
+		if aerr != nil {
+			ae := c.newError("abort", key, aerr).(*Error)
+			st.note = fmt.Sprintf("abort multipart upload %s also failed: %s", aws.ToString(uploadID), ae.detail())
+		}
+	}()
+
+	parts := make([]types.CompletedPart, 0, nparts)
+	for n := int32(1); r.remaining > 0; n++ {
+		st.step = fmt.Sprintf("upload part %d of %d", n, nparts)
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		length := min(partSize, r.remaining)
+		out, err := c.s3.UploadPart(ctx, &s3.UploadPartInput{
+			Bucket:        aws.String(c.bucket),
+			Key:           aws.String(key),
+			UploadId:      uploadID,
+			PartNumber:    aws.Int32(n),
+			ContentLength: aws.Int64(length),
+			Body:          io.LimitReader(r, length),
+		}, unsignedPayload)
+		if err != nil {
+			return err
+		}
+		if r.err != nil {
+			return r.err
+		}
+		parts = append(parts, types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(n)})
+	}
+	if r.md5 != nil {
+		if got := base64.StdEncoding.EncodeToString(r.md5.Sum(nil)); got != opts.ContentMD5 {
+			st.step = "verify body"
+			return fmt.Errorf("%w: body has %s, want %s", ErrChecksumMismatch, got, opts.ContentMD5)
+		}
+	}
+	st.step = "complete multipart upload"
+	_, err = c.s3.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+		Bucket:          aws.String(c.bucket),
+		Key:             aws.String(key),
+		UploadId:        uploadID,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
+	})
+	if err != nil {
+		return err
+	}
+	completed = true
+	return nil
+}
+
+func setString(dst **string, s string) {
+	if s != "" {
+		*dst = aws.String(s)
+	}
+}
+
+// exactReader yields exactly size bytes of r. It fails (ErrSizeMismatch) when r ends early, and
+// when r has more data: it checks for that before handing out the last bytes, so the request
+// breaks before the server has the full Content-Length and stores nothing. The first error is
+// kept in err.
+type exactReader struct {
+	r         io.Reader
+	size      int64
+	remaining int64
+	md5       hash.Hash // when set, every byte handed out is hashed
+	err       error
+}
+
+func (e *exactReader) Read(p []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	if e.remaining == 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > e.remaining {
+		p = p[:e.remaining]
+	}
+	n, err := e.r.Read(p)
+	e.remaining -= int64(n)
+	switch {
+	case err == io.EOF && e.remaining > 0:
+		e.err = fmt.Errorf("%w: body ended after %d of %d bytes", ErrSizeMismatch, e.size-e.remaining, e.size)
+	case err != nil && err != io.EOF:
+		e.err = fmt.Errorf("read body: %w", err)
+	case e.remaining == 0:
+		e.probe()
+	}
+	if e.err != nil {
+		return 0, e.err
+	}
+	if e.md5 != nil {
+		e.md5.Write(p[:n])
+	}
+	return n, nil
+}
+
+// probe makes sure r has nothing after the last expected byte.
+func (e *exactReader) probe() {
+	var b [1]byte
+	for range 100 {
+		n, err := e.r.Read(b[:])
+		if n > 0 {
+			e.err = fmt.Errorf("%w: body is longer than %d bytes", ErrSizeMismatch, e.size)
+			return
+		}
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			e.err = fmt.Errorf("read body: %w", err)
+			return
+		}
+	}
+	e.err = fmt.Errorf("read body: %w", io.ErrNoProgress)
+}
