@@ -109,6 +109,13 @@ func Open(path string, opts Options) (*DB, error) {
 		// writable open by walking every page (cost proportional to the whole file), and that
 		// walk panics in a goroutine of its own on a damaged file, which no recover can catch.
 	}
+	// Keep the file bbolt opens, to release it (and its lock) if bbolt panics inside Open.
+	var file *os.File
+	bopts.OpenFile = func(name string, flag int, perm os.FileMode) (*os.File, error) {
+		f, err := os.OpenFile(name, flag, perm)
+		file = f
+		return f, err
+	}
 	var bdb *bolt.DB
 	err = guard(func() error {
 		var err error
@@ -116,6 +123,9 @@ func Open(path string, opts Options) (*DB, error) {
 		return err
 	})
 	if err != nil {
+		if bdb == nil && file != nil && errors.Is(err, ErrCorrupt) {
+			_ = file.Close() // bbolt closes it on the errors it returns, not on a panic
+		}
 		return fail(classifyOpenError(err))
 	}
 	db := &DB{bolt: bdb, path: path, readOnly: opts.ReadOnly}

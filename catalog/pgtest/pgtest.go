@@ -112,7 +112,7 @@ func NewDatabase(t testing.TB, schemaFile string) *Database {
 
 	sslMode := "disable"
 	if admin.TLSConfig != nil {
-		sslMode = "require"
+		sslMode = "prefer" // the admin URL asked for TLS; prefer keeps its fallback
 	}
 	db := &Database{
 		Name: name,

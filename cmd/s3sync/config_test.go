@@ -1,0 +1,225 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const goodConfig = `
+[s3.source]
+access_key = SRCACCESS
+secret_key = SRCSECRET
+endpoint_url = https://s3.old.example
+bucket = old-media
+region = eu-central-1
+
+[s3.destination]
+access_key = DSTACCESS
+secret_key = DSTSECRET
+endpoint_url = https://s3.new.example:9000
+bucket = new-media
+path_style = true
+key_prefix = /mastodon/
+
+[pg.database]
+host = db.internal
+port = 5433
+user = mastodon
+password = PGSECRET
+database = mastodon_production
+
+[sync]
+concurrency = 8
+retries = 2
+checkpoint = /var/lib/s3sync/run.db
+`
+
+func noEnv(string) string { return "" }
+
+func TestParseConfigGood(t *testing.T) {
+	cfg, err := ParseConfig(strings.NewReader(goodConfig), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Source.Bucket != "old-media" || cfg.Source.Region != "eu-central-1" || cfg.Source.PathStyle {
+		t.Errorf("source = %+v", cfg.Source)
+	}
+	if cfg.Destination.KeyPrefix != "mastodon" || !cfg.Destination.PathStyle || cfg.Destination.ACL != "public-read" {
+		t.Errorf("destination = %+v", cfg.Destination)
+	}
+	if cfg.Database.Port != 5433 || cfg.Database.SSLMode != "prefer" || cfg.Database.Password != "PGSECRET" {
+		t.Errorf("database = %#v", cfg.Database)
+	}
+	if cfg.Concurrency != 8 || cfg.Retries != 2 || cfg.checkpointPath("") != "/var/lib/s3sync/run.db" {
+		t.Errorf("sync = %d %d %s", cfg.Concurrency, cfg.Retries, cfg.Checkpoint)
+	}
+	if cfg.checkpointPath("x.db") != "x.db" {
+		t.Error("--checkpoint must win over [sync] checkpoint")
+	}
+}
+
+// The old tool's sample had [celery] and no [sync]; its concurrency carries over and its
+// broker settings are ignored with a warning.
+func TestParseConfigOldTool(t *testing.T) {
+	old := strings.Replace(goodConfig, "[sync]\nconcurrency = 8\nretries = 2\ncheckpoint = /var/lib/s3sync/run.db\n",
+		"[pg.tunnel]\nenabled = false\nssh_host = example\nssh_key = private/id_ed25519\nlocal_port = 5432\n\n[celery]\nbroker = redis://localhost:6379/0\nbackend = redis://localhost:6379/1\nconcurrency = 12\n", 1)
+	cfg, err := ParseConfig(strings.NewReader(old), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Concurrency != 12 || cfg.Tunnel {
+		t.Errorf("concurrency %d tunnel %v", cfg.Concurrency, cfg.Tunnel)
+	}
+	if len(cfg.Warnings) != 2 || !strings.Contains(cfg.Warnings[0], "[celery] broker") {
+		t.Errorf("warnings = %q", cfg.Warnings)
+	}
+	if cfg.checkpointPath("") != defaultCheckpoint {
+		t.Errorf("checkpoint = %q", cfg.checkpointPath(""))
+	}
+}
+
+func TestParseConfigSecretsFromEnv(t *testing.T) {
+	env := map[string]string{"S3SYNC_SOURCE_SECRET_KEY": "ENVSECRET", "S3SYNC_PG_PASSWORD": "ENVPG"}
+	text := strings.Replace(goodConfig, "secret_key = SRCSECRET\n", "", 1)
+	cfg, err := ParseConfig(strings.NewReader(text), func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Source.SecretKey != "ENVSECRET" || cfg.Database.Password != "ENVPG" {
+		t.Errorf("secrets not taken from env: %q %q", cfg.Source.SecretKey, cfg.Database.Password)
+	}
+}
+
+func TestParseConfigEmptyACLSendsNone(t *testing.T) {
+	cfg, err := ParseConfig(strings.NewReader(strings.Replace(goodConfig, "path_style = true\n", "path_style = true\nacl =\n", 1)), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Destination.ACL != "" {
+		t.Errorf("acl = %q, want none", cfg.Destination.ACL)
+	}
+}
+
+// Each bad config names the section and key at fault and never echoes a secret.
+func TestParseConfigErrors(t *testing.T) {
+	cases := []struct {
+		name, from, to, want string
+	}{
+		{"missing bucket", "bucket = old-media\n", "", "[s3.source] bucket: is missing"},
+		{"missing access key", "access_key = DSTACCESS\n", "", "[s3.destination] access_key: is missing"},
+		{"missing secret", "secret_key = SRCSECRET\n", "secret_key =\n", "[s3.source] secret_key: is missing"},
+		{"bad url", "endpoint_url = https://s3.old.example\n", "endpoint_url = s3.old.example\n", "[s3.source] endpoint_url"},
+		{"ftp url", "endpoint_url = https://s3.old.example\n", "endpoint_url = ftp://s3.old.example\n", "[s3.source] endpoint_url"},
+		{"bad url port", "s3.new.example:9000", "s3.new.example:99999", "[s3.destination] endpoint_url"},
+		{"no endpoint no region", "endpoint_url = https://s3.old.example\nbucket = old-media\nregion = eu-central-1\n", "bucket = old-media\n", "[s3.source] endpoint_url"},
+		{"bad bool", "path_style = true", "path_style = maybe", "[s3.destination] path_style"},
+		{"bad acl", "path_style = true\n", "path_style = true\nacl = world\n", "[s3.destination] acl"},
+		{"bad port", "port = 5433", "port = postgres", "[pg.database] port"},
+		{"port range", "port = 5433", "port = 70000", "[pg.database] port"},
+		{"missing host", "host = db.internal\n", "", "[pg.database] host: is missing"},
+		{"missing database", "database = mastodon_production\n", "", "[pg.database] database: is missing"},
+		{"bad sslmode", "password = PGSECRET\n", "password = PGSECRET\nsslmode = sometimes\n", "[pg.database] sslmode"},
+		{"bad concurrency", "concurrency = 8", "concurrency = 0", "[sync] concurrency"},
+		{"bad retries", "retries = 2", "retries = -1", "[sync] retries"},
+		{"same bucket", "endpoint_url = https://s3.new.example:9000\nbucket = new-media\npath_style = true\nkey_prefix = /mastodon/\n",
+			"endpoint_url = https://s3.old.example\nbucket = old-media\n", "[s3.destination] bucket: source and destination are the same bucket"},
+		{"not ini", "[s3.source]", "[s3.source", "not a valid INI file"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			text := strings.Replace(goodConfig, tc.from, tc.to, 1)
+			if text == goodConfig {
+				t.Fatalf("test case does not change the config: %q", tc.from)
+			}
+			_, err := ParseConfig(strings.NewReader(text), noEnv)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q does not contain %q", err, tc.want)
+			}
+			for _, secret := range []string{"SRCSECRET", "DSTSECRET", "PGSECRET", "SRCACCESS", "DSTACCESS"} {
+				if strings.Contains(err.Error(), secret) {
+					t.Errorf("error leaks %s: %q", secret, err)
+				}
+			}
+		})
+	}
+}
+
+// Through the command line: a bad config exits 2 with "Error: config [section] key: ..."
+// on one line, and a missing section is named too.
+func TestConfigErrorsExitTwo(t *testing.T) {
+	cases := []struct {
+		name, text, want string
+		args             []string
+	}{
+		{"missing source section", strings.Replace(goodConfig, "[s3.source]", "[s3.old]", 1), "[s3.source]: section is missing", []string{"copy"}},
+		{"missing database section", strings.Replace(goodConfig, "[pg.database]", "[pg.db]", 1), "[pg.database]: section is missing", []string{"plan"}},
+		{"bad port", strings.Replace(goodConfig, "port = 5433", "port = x", 1), "[pg.database] port", []string{"plan"}},
+		{"tunnel", goodConfig + "\n[pg.tunnel]\nenabled = true\n", "[pg.tunnel] enabled: SSH tunnels are not supported yet", []string{"plan"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "c.ini")
+			if err := os.WriteFile(path, []byte(tc.text), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			var out, errb bytes.Buffer
+			code := run(context.Background(), append([]string{"s3sync", "--config", path, "--checkpoint", filepath.Join(t.TempDir(), "x.db")}, tc.args...),
+				env{stdout: &out, stderr: &errb, getenv: noEnv})
+			if code != exitUsage {
+				t.Fatalf("exit %d, want %d; stderr: %s", code, exitUsage, errb.String())
+			}
+			// Warnings may come first; the error itself is the last line, alone.
+			lines := strings.Split(strings.TrimSpace(errb.String()), "\n")
+			last := lines[len(lines)-1]
+			if !strings.HasPrefix(last, "Error: config ") || !strings.Contains(last, tc.want) {
+				t.Errorf("last line %q does not contain %q", last, tc.want)
+			}
+		})
+	}
+}
+
+func TestConfigPathResolution(t *testing.T) {
+	env := map[string]string{"CONFIG_FILE_NAME": "prod.ini"}
+	if p, _ := configPath("", func(k string) string { return env[k] }); p != filepath.Join("private", "prod.ini") {
+		t.Errorf("CONFIG_FILE_NAME: %s", p)
+	}
+	if p, _ := configPath("my.ini", func(k string) string { return env[k] }); p != "my.ini" {
+		t.Errorf("--config: %s", p)
+	}
+	if p, explicit := configPath("", noEnv); p != defaultConfigPath || explicit {
+		t.Errorf("default: %s", p)
+	}
+}
+
+func TestMissingConfigFileExitsTwo(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"s3sync", "--config", filepath.Join(t.TempDir(), "nope.ini"), "plan"},
+		env{stdout: &out, stderr: &errb, getenv: noEnv})
+	if code != exitUsage || !strings.Contains(errb.String(), "not found") || !strings.Contains(errb.String(), "Try: copy private/config.sample.ini") {
+		t.Errorf("exit %d stderr %q", code, errb.String())
+	}
+}
+
+// The committed sample parses (with secrets filled in) and stays in sync with the parser.
+func TestSampleConfigParses(t *testing.T) {
+	data, err := os.ReadFile("../../private/config.sample.ini")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"S3SYNC_SOURCE_ACCESS_KEY": "a", "S3SYNC_SOURCE_SECRET_KEY": "b",
+		"S3SYNC_DESTINATION_ACCESS_KEY": "c", "S3SYNC_DESTINATION_SECRET_KEY": "d"}
+	cfg, err := ParseConfig(bytes.NewReader(data), func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Warnings) != 0 {
+		t.Errorf("warnings: %q", cfg.Warnings)
+	}
+}

@@ -1,0 +1,223 @@
+package s3test
+
+import (
+	"fmt"
+	"html"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Fault says what FaultProxy does with one request. The zero Fault passes it through unchanged.
+// Delay applies first; then Reset, Status or CutBody, whichever is set (in that order).
+type Fault struct {
+	Delay    time.Duration // wait this long before handling the request (ends early if the client goes away)
+	Reset    bool          // close the connection with a TCP reset instead of answering
+	Status   int           // answer with this HTTP status and an S3 XML error instead of forwarding
+	Code     string        // the S3 error code for Status, e.g. "SlowDown"
+	Message  string        // the S3 error message for Status; "" means a generic one
+	CutBody  bool          // forward, but break the connection after CutAfter bytes of response body
+	CutAfter int64
+}
+
+// Pass returns the Fault that forwards a request unchanged.
+func Pass() Fault { return Fault{} }
+
+// Status returns a Fault answering with HTTP status and S3 error code, e.g. Status(503, "SlowDown").
+func Status(status int, code string) Fault { return Fault{Status: status, Code: code} }
+
+// Reset returns a Fault that closes the connection with a TCP reset.
+func Reset() Fault { return Fault{Reset: true} }
+
+// CutBody returns a Fault that forwards the request and breaks the connection after n bytes of
+// the response body.
+func CutBody(n int64) Fault { return Fault{CutBody: true, CutAfter: n} }
+
+// Delay returns a Fault that waits d, then forwards the request.
+func Delay(d time.Duration) Fault { return Fault{Delay: d} }
+
+// Request is what FaultProxy recorded of one request.
+type Request struct {
+	Method   string
+	Path     string // unescaped
+	RawQuery string
+	Header   http.Header
+}
+
+// FaultProxy is a reverse proxy in front of a real S3 server that injects faults chosen by a
+// rule. It keeps the Host header the client sent, so SigV4 signatures made for the proxy's
+// address still verify at the server. Safe for concurrent use.
+type FaultProxy struct {
+	URL string // the proxy's base URL; use it as storage.Config.Endpoint
+
+	srv       *httptest.Server
+	proxy     *httputil.ReverseProxy
+	transport *http.Transport
+
+	mu       sync.Mutex
+	rule     func(*http.Request) Fault
+	requests []Request
+}
+
+// NewFaultProxy starts a proxy in front of target (a base URL such as http://127.0.0.1:7070) that
+// passes everything through until SetRule says otherwise. It closes when the test ends.
+func NewFaultProxy(t testing.TB, target string) *FaultProxy {
+	t.Helper()
+	u, err := url.Parse(target)
+	if err != nil || u.Host == "" {
+		t.Fatalf("s3test: fault proxy target %q: not a URL", target)
+	}
+	p := &FaultProxy{transport: &http.Transport{DisableCompression: true, MaxIdleConnsPerHost: 16}}
+	p.proxy = &httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) {
+			r.SetURL(u)
+			// The client signed the proxy's host; keep it so the server verifies the signature.
+			r.Out.Host = r.In.Host
+		},
+		Transport:     p.transport,
+		FlushInterval: -1,
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if r.Context().Err() == nil {
+				t.Logf("s3test: fault proxy: %s %s: %v", r.Method, r.URL.Path, err)
+			}
+			w.WriteHeader(http.StatusBadGateway)
+		},
+	}
+	p.srv = httptest.NewServer(http.HandlerFunc(p.serve))
+	p.URL = p.srv.URL
+	t.Cleanup(p.Close)
+	return p
+}
+
+// Close stops the proxy. It is called automatically when the test ends.
+func (p *FaultProxy) Close() {
+	p.srv.CloseClientConnections()
+	p.srv.Close()
+	p.transport.CloseIdleConnections()
+}
+
+// SetRule makes rule decide the fault for every following request; nil passes everything
+// through. rule must not read the request body.
+func (p *FaultProxy) SetRule(rule func(r *http.Request) Fault) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.rule = rule
+}
+
+// Count returns how many requests with method ("GET", "PUT", ...) the proxy received; "" counts
+// all of them.
+func (p *FaultProxy) Count(method string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, r := range p.requests {
+		if method == "" || r.Method == method {
+			n++
+		}
+	}
+	return n
+}
+
+// Requests returns the requests received so far, oldest first.
+func (p *FaultProxy) Requests() []Request {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]Request(nil), p.requests...)
+}
+
+// ResetLog forgets the requests received so far.
+func (p *FaultProxy) ResetLog() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.requests = nil
+}
+
+func (p *FaultProxy) serve(w http.ResponseWriter, r *http.Request) {
+	p.mu.Lock()
+	p.requests = append(p.requests, Request{Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, Header: r.Header.Clone()})
+	rule := p.rule
+	p.mu.Unlock()
+
+	var f Fault
+	if rule != nil {
+		f = rule(r)
+	}
+	if f.Delay > 0 {
+		select {
+		case <-time.After(f.Delay):
+		case <-r.Context().Done():
+			return
+		}
+	}
+	switch {
+	case f.Reset:
+		resetConn(w)
+	case f.Status != 0:
+		writeS3Error(w, r, f)
+	case f.CutBody:
+		p.proxy.ServeHTTP(&cutWriter{ResponseWriter: w, left: f.CutAfter}, r)
+	default:
+		p.proxy.ServeHTTP(w, r)
+	}
+}
+
+// resetConn hijacks the connection and closes it with SO_LINGER 0, so the client sees
+// "connection reset by peer".
+func resetConn(w http.ResponseWriter) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	_ = conn.Close()
+}
+
+func writeS3Error(w http.ResponseWriter, r *http.Request, f Fault) {
+	// Read the request body first, so the client gets the answer rather than a broken pipe.
+	_, _ = io.Copy(io.Discard, r.Body)
+	msg := f.Message
+	if msg == "" {
+		msg = "injected by s3test.FaultProxy"
+	}
+	body := fmt.Sprintf(`<?xml version="1.0" encoding="UTF-8"?>`+"\n"+
+		`<Error><Code>%s</Code><Message>%s</Message><Resource>%s</Resource><RequestId>s3test-fault</RequestId></Error>`,
+		html.EscapeString(f.Code), html.EscapeString(msg), html.EscapeString(r.URL.Path))
+	w.Header().Set("Content-Type", "application/xml")
+	w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+	w.Header().Set("X-Amz-Request-Id", "s3test-fault")
+	w.WriteHeader(f.Status)
+	if r.Method != http.MethodHead {
+		_, _ = io.WriteString(w, body)
+	}
+}
+
+// cutWriter passes on the first left bytes of a response body, then sends what it has and drops
+// the connection, so the client sees an unexpected EOF in the middle of the body.
+type cutWriter struct {
+	http.ResponseWriter
+	left int64
+}
+
+func (c *cutWriter) Write(b []byte) (int, error) {
+	if int64(len(b)) <= c.left {
+		c.left -= int64(len(b))
+		return c.ResponseWriter.Write(b)
+	}
+	_, _ = c.ResponseWriter.Write(b[:c.left])
+	c.left = 0
+	_ = http.NewResponseController(c.ResponseWriter).Flush()
+	// Aborting the handler makes the server close the connection without finishing the body.
+	panic(http.ErrAbortHandler)
+}
+
+func (c *cutWriter) Flush() { _ = http.NewResponseController(c.ResponseWriter).Flush() }
+
+func (c *cutWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }

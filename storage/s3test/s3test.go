@@ -1,0 +1,207 @@
+// Package s3test connects tests to the real S3 server that `make test` starts (the Versity S3
+// Gateway), creates throw-away buckets, inspects them, and puts a fault-injecting proxy in front
+// of the server.
+package s3test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"io"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/s3sync/s3sync/storage"
+)
+
+// Environment variables naming the test server; `make test` sets them.
+const (
+	EnvEndpoint  = "S3SYNC_TEST_S3_ENDPOINT"
+	EnvAccessKey = "S3SYNC_TEST_S3_ACCESS_KEY"
+	EnvSecretKey = "S3SYNC_TEST_S3_SECRET_KEY"
+)
+
+// Region is the test server's region.
+const Region = "us-east-1"
+
+// Server is the test S3 server plus an administrative client for it.
+type Server struct {
+	Endpoint  string // e.g. http://127.0.0.1:7070
+	Region    string
+	AccessKey string
+	SecretKey string
+
+	s3 *s3.Client
+}
+
+// New returns the test server named by the S3SYNC_TEST_S3_* variables. When they are unset it
+// fails the test if CI=true, and skips it otherwise.
+func New(t testing.TB) *Server {
+	t.Helper()
+	s := &Server{
+		Endpoint:  os.Getenv(EnvEndpoint),
+		Region:    Region,
+		AccessKey: os.Getenv(EnvAccessKey),
+		SecretKey: os.Getenv(EnvSecretKey),
+	}
+	if s.Endpoint == "" || s.AccessKey == "" || s.SecretKey == "" {
+		msg := "no test S3 server: " + EnvEndpoint + ", " + EnvAccessKey + " and " + EnvSecretKey + " are not all set; run `make test`"
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	s.s3 = s3.New(s3.Options{
+		Region:                     s.Region,
+		BaseEndpoint:               aws.String(s.Endpoint),
+		Credentials:                credentials.NewStaticCredentialsProvider(s.AccessKey, s.SecretKey, ""),
+		UsePathStyle:               true,
+		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
+		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
+	})
+	return s
+}
+
+// Config returns a storage.Config for bucket on this server, path style.
+func (s *Server) Config(bucket string) storage.Config {
+	return storage.Config{
+		Endpoint:  s.Endpoint,
+		Region:    s.Region,
+		Bucket:    bucket,
+		AccessKey: s.AccessKey,
+		SecretKey: s.SecretKey,
+		PathStyle: true,
+	}
+}
+
+var notDNS = regexp.MustCompile(`[^a-z0-9-]+`)
+
+// NewBucket creates a bucket with a unique, valid name starting with prefix (lowercased, other
+// characters replaced) and removes its uploads, objects and itself when the test ends.
+func (s *Server) NewBucket(t testing.TB, prefix string) string {
+	t.Helper()
+	prefix = strings.Trim(notDNS.ReplaceAllString(strings.ToLower(prefix), "-"), "-")
+	if len(prefix) > 40 {
+		prefix = strings.TrimRight(prefix[:40], "-")
+	}
+	if prefix == "" {
+		prefix = "test"
+	}
+	var rnd [6]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		t.Fatal(err)
+	}
+	bucket := "s3sync-" + prefix + "-" + hex.EncodeToString(rnd[:])
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err := s.s3.CreateBucket(ctx, &s3.CreateBucketInput{
+		Bucket: aws.String(bucket),
+		// Allow ACLs on objects, as Mastodon's buckets do (public-read).
+		ObjectOwnership: types.ObjectOwnershipBucketOwnerPreferred,
+	})
+	if err != nil {
+		t.Fatalf("s3test: create bucket %s: %v", bucket, err)
+	}
+	t.Cleanup(func() { s.removeBucket(t, bucket) })
+	return bucket
+}
+
+func (s *Server) removeBucket(t testing.TB, bucket string) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	uploads, err := s.s3.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: aws.String(bucket)})
+	if err == nil {
+		for _, u := range uploads.Uploads {
+			_, _ = s.s3.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: aws.String(bucket), Key: u.Key, UploadId: u.UploadId})
+		}
+	}
+	for _, key := range s.keys(ctx, t, bucket) {
+		if _, err := s.s3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}); err != nil {
+			t.Errorf("s3test: cleanup: delete s3://%s/%s: %v", bucket, key, err)
+		}
+	}
+	if _, err := s.s3.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		t.Errorf("s3test: cleanup: delete bucket %s: %v", bucket, err)
+	}
+}
+
+// PutObject stores body at key in bucket with the given headers ("" sends none).
+func (s *Server) PutObject(t testing.TB, bucket, key string, body []byte, contentType, cacheControl string) {
+	t.Helper()
+	in := &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(body)}
+	if contentType != "" {
+		in.ContentType = aws.String(contentType)
+	}
+	if cacheControl != "" {
+		in.CacheControl = aws.String(cacheControl)
+	}
+	if _, err := s.s3.PutObject(context.Background(), in); err != nil {
+		t.Fatalf("s3test: put s3://%s/%s: %v", bucket, key, err)
+	}
+}
+
+// GetObject returns the body and headers of the object at key in bucket, failing the test when
+// it cannot be read.
+func (s *Server) GetObject(t testing.TB, bucket, key string) ([]byte, storage.ObjectInfo) {
+	t.Helper()
+	out, err := s.s3.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	if err != nil {
+		t.Fatalf("s3test: get s3://%s/%s: %v", bucket, key, err)
+	}
+	defer out.Body.Close()
+	body, err := io.ReadAll(out.Body)
+	if err != nil {
+		t.Fatalf("s3test: get s3://%s/%s: read body: %v", bucket, key, err)
+	}
+	return body, storage.ObjectInfo{
+		Size:               aws.ToInt64(out.ContentLength),
+		ContentType:        aws.ToString(out.ContentType),
+		CacheControl:       aws.ToString(out.CacheControl),
+		ContentDisposition: aws.ToString(out.ContentDisposition),
+		ETag:               strings.Trim(aws.ToString(out.ETag), `"`),
+		LastModified:       aws.ToTime(out.LastModified),
+	}
+}
+
+// Keys returns every key in bucket, sorted.
+func (s *Server) Keys(t testing.TB, bucket string) []string {
+	t.Helper()
+	return s.keys(context.Background(), t, bucket)
+}
+
+func (s *Server) keys(ctx context.Context, t testing.TB, bucket string) []string {
+	t.Helper()
+	var keys []string
+	p := s3.NewListObjectsV2Paginator(s.s3, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			t.Fatalf("s3test: list s3://%s: %v", bucket, err)
+		}
+		for _, o := range page.Contents {
+			keys = append(keys, aws.ToString(o.Key))
+		}
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// ListMultipartUploads returns the number of multipart uploads in progress in bucket.
+func (s *Server) ListMultipartUploads(t testing.TB, bucket string) int {
+	t.Helper()
+	out, err := s.s3.ListMultipartUploads(context.Background(), &s3.ListMultipartUploadsInput{Bucket: aws.String(bucket)})
+	if err != nil {
+		t.Fatalf("s3test: list multipart uploads s3://%s: %v", bucket, err)
+	}
+	return len(out.Uploads)
+}
