@@ -252,19 +252,10 @@ func (c *Client) putMultipart(ctx context.Context, key string, r *exactReader, s
 	uploadID := up.UploadId
 	completed := false
 	defer func() {
-		if completed {
-			return
-		}
-		// Never leave an upload behind: its parts are billed and invisible. Use a fresh context so
-		// the abort also runs after ctx was cancelled.
-		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
-		defer cancel()
-		_, aerr := c.s3.AbortMultipartUpload(actx, &s3.AbortMultipartUploadInput{
-			Bucket: aws.String(c.bucket), Key: aws.String(key), UploadId: uploadID,
-		})
-		if aerr != nil {
-			ae := c.newError("abort", key, aerr).(*Error)
-			st.note = fmt.Sprintf("abort multipart upload %s also failed: %s", aws.ToString(uploadID), ae.detail())
+		if !completed {
+			if aerr := c.abort(ctx, key, uploadID); aerr != nil {
+				st.note = fmt.Sprintf("abort multipart upload %s also failed: %s", aws.ToString(uploadID), aerr.detail())
+			}
 		}
 	}()
 
@@ -309,6 +300,63 @@ func (c *Client) putMultipart(ctx context.Context, key string, r *exactReader, s
 	}
 	completed = true
 	return nil
+}
+
+// abort removes a multipart upload, so that its parts are neither billed nor left behind. It
+// uses a fresh context, so it also runs after ctx was cancelled.
+//
+// A part request that failed on our side (broken body, cancel) may still be running on the
+// server, which can then store the part after the abort and bring the upload back (the AWS
+// AbortMultipartUpload documentation warns of this; Versity's posix backend shows it). So abort
+// checks with ListParts that the upload is gone and aborts again if not. This is cleanup, not a
+// retry of the caller's operation.
+func (c *Client) abort(ctx context.Context, key string, uploadID *string) *Error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
+	defer cancel()
+	var lastErr error
+	for attempt := range abortAttempts {
+		if attempt > 0 {
+			select {
+			case <-time.After(time.Duration(attempt) * 100 * time.Millisecond):
+			case <-ctx.Done():
+				return c.newError("abort", key, ctx.Err()).(*Error)
+			}
+		}
+		_, err := c.s3.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{
+			Bucket: aws.String(c.bucket), Key: aws.String(key), UploadId: uploadID,
+		})
+		if err != nil && !isNoSuchUpload(err) {
+			lastErr = err
+			if IsRetryable(err) {
+				continue
+			}
+			break
+		}
+		_, err = c.s3.ListParts(ctx, &s3.ListPartsInput{
+			Bucket: aws.String(c.bucket), Key: aws.String(key), UploadId: uploadID, MaxParts: aws.Int32(1),
+		})
+		switch {
+		case err == nil:
+			lastErr = errors.New("upload still exists after abort")
+		case isNoSuchUpload(err):
+			return nil
+		default:
+			// Cannot verify (a key without s3:ListMultipartUploadParts, say); the abort succeeded.
+			return nil
+		}
+	}
+	if lastErr == nil {
+		return nil
+	}
+	return c.newError("abort", key, lastErr).(*Error)
+}
+
+// abortAttempts bounds the abort-and-verify rounds of Client.abort.
+const abortAttempts = 5
+
+func isNoSuchUpload(err error) bool {
+	code, status := apiInfo(err)
+	return code == "NoSuchUpload" || status == 404
 }
 
 func setString(dst **string, s string) {

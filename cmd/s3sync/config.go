@@ -69,9 +69,9 @@ func ParseConfig(r io.Reader, getenv func(string) string) (*Config, error) {
 		return nil, err
 	}
 	f, err := ini.LoadSources(ini.LoadOptions{
-		Insensitive:             false,
-		IgnoreInlineComment:     false,
-		AllowBooleanKeys:        false,
+		Insensitive:              false,
+		IgnoreInlineComment:      false,
+		AllowBooleanKeys:         false,
 		SpaceBeforeInlineComment: true,
 	}, data)
 	if err != nil {
