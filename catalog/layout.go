@@ -41,7 +41,7 @@ type Record struct {
 	ID   int64
 
 	// Remote is true when the record is not local by its kind's rule: media_attachments
-	// remote_url <> ''; accounts and custom_emojis domain IS NOT NULL. It is ignored for
+	// remote_url is not empty; accounts and custom_emojis domain IS NOT NULL. It is ignored for
 	// preview_cards (never local) and for site_uploads, preview_card_providers and backups
 	// (always local).
 	Remote bool

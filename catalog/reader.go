@@ -134,10 +134,10 @@ func (t *tableShape) has(col string) bool { return t != nil && t.columns[col] }
 // Open connects to the database, pings it and detects which tables and optional columns
 // exist. Its errors are one line, name host:port/database and never contain the password.
 func Open(ctx context.Context, cfg DBConfig) (*Reader, error) {
-	label := cfg.Address()
+	label, password := cfg.Address(), cfg.Password
 	fail := func(op string, err error) error {
 		return &openError{
-			msg:   fmt.Sprintf("catalog: %s %s: %s", op, label, oneLine(err.Error(), cfg.Password)),
+			msg:   fmt.Sprintf("catalog: %s %s: %s", op, label, oneLine(err.Error(), password)),
 			cause: contextCause(err),
 		}
 	}
@@ -145,7 +145,9 @@ func Open(ctx context.Context, cfg DBConfig) (*Reader, error) {
 	if err != nil {
 		return nil, fail("configure", err)
 	}
+	// The effective values, which PGHOST, PGPASSWORD and the like may have supplied.
 	label = net.JoinHostPort(cc.Host, strconv.Itoa(int(cc.Port))) + "/" + cc.Database
+	password = cc.Password
 	conn, err := pgx.ConnectConfig(ctx, cc)
 	if err != nil {
 		return nil, fail("connect", err)
@@ -481,7 +483,11 @@ func (r *Reader) Scan(ctx context.Context, kind Kind, opts ScanOptions, fn func(
 			return rows.Err()
 		})
 		if err != nil {
-			return fmt.Errorf("catalog: scan %s after id %d: %w", kind, after, err)
+			where := "first page"
+			if started {
+				where = "after id " + strconv.FormatInt(after, 10)
+			}
+			return fmt.Errorf("catalog: scan %s %s: %w", kind, where, err)
 		}
 		if page.Records == 0 {
 			return nil

@@ -27,10 +27,6 @@ func benchObjects(first int64, n int) []Object {
 // BenchmarkMerge measures plan's write path: new objects, benchBatch per transaction.
 func BenchmarkMerge(b *testing.B) {
 	db := openTemp(b)
-	batches := make([][]Object, 0, 64)
-	for i := 0; i < 64; i++ {
-		batches = append(batches, benchObjects(0, benchBatch))
-	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -325,6 +326,7 @@ func (c *Client) abort(ctx context.Context, key string, uploadID *string) *Error
 		_, err := c.s3.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{
 			Bucket: aws.String(c.bucket), Key: aws.String(key), UploadId: uploadID,
 		})
+		dbg("abort %d: %v", attempt, err)
 		if err != nil && !isNoSuchUpload(err) {
 			lastErr = err
 			if IsRetryable(err) {
@@ -335,6 +337,7 @@ func (c *Client) abort(ctx context.Context, key string, uploadID *string) *Error
 		_, err = c.s3.ListParts(ctx, &s3.ListPartsInput{
 			Bucket: aws.String(c.bucket), Key: aws.String(key), UploadId: uploadID, MaxParts: aws.Int32(1),
 		})
+		dbg("listparts %d: %v", attempt, err)
 		switch {
 		case err == nil:
 			lastErr = errors.New("upload still exists after abort")
@@ -424,4 +427,10 @@ func (e *exactReader) probe() {
 		}
 	}
 	e.err = fmt.Errorf("read body: %w", io.ErrNoProgress)
+}
+
+func dbg(f string, a ...any) {
+	if os.Getenv("DBG") != "" {
+		fmt.Fprintf(os.Stderr, time.Now().Format("15:04:05.000000 ")+f+"\n", a...)
+	}
 }
