@@ -381,10 +381,9 @@ func checkFileName(name string) string {
 		return fmt.Sprintf("file name %q starts with a slash", name)
 	case strings.ContainsAny(name, `/\`):
 		return fmt.Sprintf("file name %q contains a path separator", name)
-	case strings.Contains(name, ".."):
-		return fmt.Sprintf("file name %q contains \"..\"", name)
-	case name == ".":
-		return `file name is "."`
+	case name == "." || name == "..":
+		// Only a whole path segment can climb; "x..y.jpg" is an ordinary name.
+		return fmt.Sprintf("file name is %q", name)
 	}
 	for _, r := range name {
 		if r < 0x20 || r == 0x7f {

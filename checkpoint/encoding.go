@@ -65,6 +65,16 @@ func appendObject(b []byte, o Object) []byte {
 	return b
 }
 
+// encodedSizeHint is an upper bound of len(appendObject(nil, o)) for reasonable objects, so
+// that encoding allocates once.
+func encodedSizeHint(o Object) int {
+	n := 64 + len(o.ContentType) + len(o.Error) + len(o.SourceKey)
+	for _, c := range o.Candidates {
+		n += len(c) + 12
+	}
+	return n
+}
+
 // bestBase picks the earlier candidate that leaves the shortest middle for c, and the common
 // prefix and suffix lengths (which never overlap in either string).
 func bestBase(prev []string, c string) (base, prefix, suffix int) {

@@ -65,7 +65,7 @@ func (w *writer) count(kind string, s Status, objs, n int64) {
 
 // put stores o under key.
 func (w *writer) put(key []byte, o Object) error {
-	return w.objects.Put(key, appendObject(make([]byte, 0, 128), o))
+	return w.objects.Put(key, appendObject(make([]byte, 0, encodedSizeHint(o)), o))
 }
 
 // setStatus stores o, the new state of old under key, moving the key between status indexes

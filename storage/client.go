@@ -14,8 +14,10 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -217,9 +219,14 @@ func newTransport(maxConns int, ioTimeout time.Duration) *http.Transport {
 // cannot hang a worker forever. Progress either way extends both deadlines (as rclone's
 // fshttp.timeoutConn does), so the transport's pending response read does not expire during a
 // long upload.
+//
+// It also makes an upload that breaks off fail visibly at the server: see abortiveClose.
 type timeoutConn struct {
 	net.Conn
 	timeout time.Duration
+	// sending is true while a request whose body must arrive whole is being written (set by
+	// abortiveClose's trace).
+	sending atomic.Bool
 }
 
 func (c *timeoutConn) Read(p []byte) (int, error) {
@@ -239,4 +246,44 @@ func (c *timeoutConn) do(f func([]byte) (int, error), p []byte) (int, error) {
 		err = c.Conn.SetDeadline(time.Now().Add(c.timeout))
 	}
 	return n, err
+}
+
+// Close resets the connection (TCP RST instead of FIN) when a request body is still being sent.
+func (c *timeoutConn) Close() error {
+	if c.sending.Load() {
+		if tc, ok := c.Conn.(*net.TCPConn); ok {
+			_ = tc.SetLinger(0)
+		}
+	}
+	return c.Conn.Close()
+}
+
+// abortiveClose returns ctx with an HTTP trace that marks the connection of each request made
+// with it as sending until the whole request was written. If the transport closes the connection
+// before that (the body failed or was too long, ctx was cancelled, a write timed out), the close
+// is a TCP reset.
+//
+// Why: a server that reads a fixed-length body may take an orderly close (FIN) in the middle of
+// the body for its end and store the truncated object as complete. Versity S3 Gateway 1.8.0 does
+// this for UNSIGNED-PAYLOAD bodies (https://github.com/versity/versitygw/issues/2414); a reset is
+// an error to every server.
+func abortiveClose(ctx context.Context) context.Context {
+	var conn atomic.Pointer[timeoutConn]
+	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		GotConn: func(info httptrace.GotConnInfo) {
+			c := info.Conn
+			if tc, ok := c.(*tls.Conn); ok {
+				c = tc.NetConn()
+			}
+			if tc, ok := c.(*timeoutConn); ok {
+				tc.sending.Store(true)
+				conn.Store(tc)
+			}
+		},
+		WroteRequest: func(info httptrace.WroteRequestInfo) {
+			if tc := conn.Load(); info.Err == nil && tc != nil {
+				tc.sending.Store(false)
+			}
+		},
+	})
 }

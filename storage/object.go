@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -73,11 +72,11 @@ func checkKey(key string) error {
 func (c *Client) Get(ctx context.Context, key string) (io.ReadCloser, ObjectInfo, error) {
 	full := c.Key(key)
 	if err := checkKey(key); err != nil {
-		return nil, ObjectInfo{}, c.newError("get", full, err)
+		return nil, ObjectInfo{}, c.newError(ctx, "get", full, err)
 	}
 	out, err := c.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(c.bucket), Key: aws.String(full)})
 	if err != nil {
-		return nil, ObjectInfo{}, c.newError("get", full, err)
+		return nil, ObjectInfo{}, c.newError(ctx, "get", full, err)
 	}
 	info := ObjectInfo{
 		Size:               aws.ToInt64(out.ContentLength),
@@ -87,11 +86,12 @@ func (c *Client) Get(ctx context.Context, key string) (io.ReadCloser, ObjectInfo
 		ETag:               strings.Trim(aws.ToString(out.ETag), `"`),
 		LastModified:       aws.ToTime(out.LastModified),
 	}
-	return &bodyReader{body: out.Body, c: c, key: full}, info, nil
+	return &bodyReader{ctx: ctx, body: out.Body, c: c, key: full}, info, nil
 }
 
 // bodyReader wraps read errors of a GET body in *Error.
 type bodyReader struct {
+	ctx  context.Context // Get's, to tell the caller's cancellation from a network failure
 	body io.ReadCloser
 	c    *Client
 	key  string
@@ -100,7 +100,7 @@ type bodyReader struct {
 func (r *bodyReader) Read(p []byte) (int, error) {
 	n, err := r.body.Read(p)
 	if err != nil && err != io.EOF {
-		err = r.c.newError("read", r.key, err)
+		err = r.c.newError(r.ctx, "read", r.key, err)
 	}
 	return n, err
 }
@@ -111,11 +111,11 @@ func (r *bodyReader) Close() error { return r.body.Close() }
 func (c *Client) Head(ctx context.Context, key string) (ObjectInfo, error) {
 	full := c.Key(key)
 	if err := checkKey(key); err != nil {
-		return ObjectInfo{}, c.newError("head", full, err)
+		return ObjectInfo{}, c.newError(ctx, "head", full, err)
 	}
 	out, err := c.s3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(c.bucket), Key: aws.String(full)})
 	if err != nil {
-		return ObjectInfo{}, c.newError("head", full, err)
+		return ObjectInfo{}, c.newError(ctx, "head", full, err)
 	}
 	return ObjectInfo{
 		Size:               aws.ToInt64(out.ContentLength),
@@ -131,10 +131,10 @@ func (c *Client) Head(ctx context.Context, key string) (ObjectInfo, error) {
 func (c *Client) Delete(ctx context.Context, key string) error {
 	full := c.Key(key)
 	if err := checkKey(key); err != nil {
-		return c.newError("delete", full, err)
+		return c.newError(ctx, "delete", full, err)
 	}
 	_, err := c.s3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(c.bucket), Key: aws.String(full)})
-	return c.newError("delete", full, err)
+	return c.newError(ctx, "delete", full, err)
 }
 
 // CheckBucket proves endpoint, credentials and bucket with one cheap request: HeadBucket, or
@@ -151,7 +151,7 @@ func (c *Client) CheckBucket(ctx context.Context) error {
 			return nil
 		}
 	}
-	e := c.newError("check bucket", "", err).(*Error)
+	e := c.newError(ctx, "check bucket", "", err).(*Error)
 	if e.Status == 404 && (e.Code == "NotFound" || e.Code == "") {
 		// HEAD responses have no body, so the SDK can only say "NotFound".
 		e.Code, e.Message = "NoSuchBucket", "the bucket does not exist"
@@ -167,10 +167,10 @@ func (c *Client) CheckBucket(ctx context.Context) error {
 func (c *Client) Put(ctx context.Context, key string, body io.Reader, size int64, opts PutOptions) error {
 	full := c.Key(key)
 	if err := checkKey(key); err != nil {
-		return c.newError("put", full, err)
+		return c.newError(ctx, "put", full, err)
 	}
 	if size < 0 {
-		return c.newError("put", full, fmt.Errorf("negative size %d", size))
+		return c.newError(ctx, "put", full, fmt.Errorf("negative size %d", size))
 	}
 	r := &exactReader{r: body, remaining: size, size: size}
 	var st putState
@@ -188,7 +188,7 @@ func (c *Client) Put(ctx context.Context, key string, body io.Reader, size int64
 		// error is what the caller needs to see and classify.
 		err = r.err
 	}
-	e := c.newError("put", full, err).(*Error)
+	e := c.newError(ctx, "put", full, err).(*Error)
 	e.Step, e.Note = st.step, st.note
 	return e
 }
@@ -220,7 +220,7 @@ func (c *Client) putSingle(ctx context.Context, key string, r *exactReader, size
 	if c.acl != "" {
 		in.ACL = types.ObjectCannedACL(c.acl)
 	}
-	_, err := c.s3.PutObject(ctx, in, unsignedPayload)
+	_, err := c.s3.PutObject(abortiveClose(ctx), in, unsignedPayload)
 	if err != nil {
 		return err
 	}
@@ -267,7 +267,7 @@ func (c *Client) putMultipart(ctx context.Context, key string, r *exactReader, s
 			return err
 		}
 		length := min(partSize, r.remaining)
-		out, err := c.s3.UploadPart(ctx, &s3.UploadPartInput{
+		out, err := c.s3.UploadPart(abortiveClose(ctx), &s3.UploadPartInput{
 			Bucket:        aws.String(c.bucket),
 			Key:           aws.String(key),
 			UploadId:      uploadID,
@@ -320,13 +320,12 @@ func (c *Client) abort(ctx context.Context, key string, uploadID *string) *Error
 			select {
 			case <-time.After(time.Duration(attempt) * 100 * time.Millisecond):
 			case <-ctx.Done():
-				return c.newError("abort", key, ctx.Err()).(*Error)
+				return c.newError(ctx, "abort", key, ctx.Err()).(*Error)
 			}
 		}
 		_, err := c.s3.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{
 			Bucket: aws.String(c.bucket), Key: aws.String(key), UploadId: uploadID,
 		})
-		dbg("abort %d: %v", attempt, err)
 		if err != nil && !isNoSuchUpload(err) {
 			lastErr = err
 			if IsRetryable(err) {
@@ -337,7 +336,6 @@ func (c *Client) abort(ctx context.Context, key string, uploadID *string) *Error
 		_, err = c.s3.ListParts(ctx, &s3.ListPartsInput{
 			Bucket: aws.String(c.bucket), Key: aws.String(key), UploadId: uploadID, MaxParts: aws.Int32(1),
 		})
-		dbg("listparts %d: %v", attempt, err)
 		switch {
 		case err == nil:
 			lastErr = errors.New("upload still exists after abort")
@@ -351,7 +349,7 @@ func (c *Client) abort(ctx context.Context, key string, uploadID *string) *Error
 	if lastErr == nil {
 		return nil
 	}
-	return c.newError("abort", key, lastErr).(*Error)
+	return c.newError(ctx, "abort", key, lastErr).(*Error)
 }
 
 // abortAttempts bounds the abort-and-verify rounds of Client.abort.
@@ -429,8 +427,3 @@ func (e *exactReader) probe() {
 	e.err = fmt.Errorf("read body: %w", io.ErrNoProgress)
 }
 
-func dbg(f string, a ...any) {
-	if os.Getenv("DBG") != "" {
-		fmt.Fprintf(os.Stderr, time.Now().Format("15:04:05.000000 ")+f+"\n", a...)
-	}
-}
