@@ -20,7 +20,7 @@ import (
 //	uvarint  Attempts
 //	string   Error
 //	varint   Bytes
-//	string   SourceKey
+//	uvarint  SourceKey: 1 + the index of the candidate it equals, or 0 followed by string SourceKey
 //	varint   CreatedAt, UnixNano (0 = zero time)
 //	varint   UpdatedAt, UnixNano (0 = zero time)
 //
@@ -59,7 +59,7 @@ func appendObject(b []byte, o Object) []byte {
 	b = binary.AppendUvarint(b, uint64(max(o.Attempts, 0)))
 	b = appendString(b, o.Error)
 	b = binary.AppendVarint(b, o.Bytes)
-	b = appendString(b, o.SourceKey)
+	b = appendSourceKey(b, o)
 	b = binary.AppendVarint(b, unixNano(o.CreatedAt))
 	b = binary.AppendVarint(b, unixNano(o.UpdatedAt))
 	return b
@@ -107,6 +107,20 @@ func commonSuffix(a, b string) int {
 		}
 	}
 	return n
+}
+
+// appendSourceKey writes SourceKey as 1 + the index of the candidate it equals, or as 0 and
+// the key itself when it is none of them.
+func appendSourceKey(b []byte, o Object) []byte {
+	if o.SourceKey != "" {
+		for i, c := range o.Candidates {
+			if c == o.SourceKey {
+				return binary.AppendUvarint(b, uint64(i+1))
+			}
+		}
+	}
+	b = binary.AppendUvarint(b, 0)
+	return appendString(b, o.SourceKey)
 }
 
 func appendString(b []byte, s string) []byte {
@@ -182,7 +196,13 @@ func decodeObject(id, v []byte) (Object, error) {
 	o.Attempts = int(min(attempts, 1<<31-1))
 	o.Error = d.string()
 	o.Bytes = d.varint()
-	o.SourceKey = d.string()
+	if ref := d.uvarint(); ref == 0 {
+		o.SourceKey = d.string()
+	} else if ref <= uint64(len(o.Candidates)) {
+		o.SourceKey = o.Candidates[ref-1]
+	} else {
+		d.fail()
+	}
 	o.CreatedAt = fromUnixNano(d.varint())
 	o.UpdatedAt = fromUnixNano(d.varint())
 	if d.err == nil && len(d.b) != 0 {

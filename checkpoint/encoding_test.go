@@ -27,7 +27,8 @@ func TestEncodingRoundTrip(t *testing.T) {
 			CreatedAt:   now,
 			UpdatedAt:   now.Add(time.Hour),
 		},
-		{Kind: "k", RecordID: -3, Attachment: "a", Style: "s", Candidates: []string{"", "", "x", "", "xx"}, Status: Missing},
+		{Kind: "k", RecordID: -3, Attachment: "a", Style: "s", Candidates: []string{"", "", "x", "", "xx"}, Status: Missing, SourceKey: "elsewhere"},
+		{Kind: "k", RecordID: 4, Attachment: "a", Style: "s", Candidates: []string{"x", "y"}, SourceKey: "y", Status: Done},
 		{Kind: "k", RecordID: 3, Attachment: "a", Style: "s", Candidates: []string{"aaaa", "aa", "aaaaaa", "abab", "ba"}, Status: Done},
 	} {
 		v := appendObject(nil, o)

@@ -152,9 +152,15 @@ func (db *DB) Merge(objs []Object) (added, known int, err error) {
 	err = db.update(func(tx *bolt.Tx) error {
 		added, known = 0, 0
 		w := newWriter(tx)
+		// Keys past the largest stored one are new without a lookup: a first plan only appends.
+		maxKey, _ := w.objects.Cursor().Last()
+		maxKey = slices.Clone(maxKey)
 		for _, it := range uniq {
 			in := it.obj
-			v := w.objects.Get(it.key)
+			var v []byte
+			if maxKey != nil && bytes.Compare(it.key, maxKey) <= 0 {
+				v = w.objects.Get(it.key)
+			}
 			if v == nil {
 				o := Object{
 					Kind: in.Kind, RecordID: in.RecordID, Attachment: in.Attachment, Style: in.Style,
@@ -231,7 +237,7 @@ func (db *DB) Apply(updates []Update) error {
 		for _, it := range items {
 			v := w.objects.Get(it.key)
 			if v == nil {
-				return fmt.Errorf("apply %q: %w", it.key, ErrNotFound)
+				return fmt.Errorf("%q: %w", it.key, ErrNotFound)
 			}
 			old, err := decodeObject(it.key, v)
 			if err != nil {
@@ -371,7 +377,7 @@ type Filter struct {
 }
 
 // Each calls fn for every object matching f — per status in the order given (all objects at once
-// when f.Statuses is empty), in ID order — reading in short transactions of eachChunk objects and
+// when f.Statuses is empty), in ID order — reading in short transactions of 1,000 objects and
 // calling fn outside any transaction; fn's error stops the walk and is returned as is.
 func (db *DB) Each(f Filter, fn func(Object) error) error {
 	statuses, err := checkStatuses(f.Statuses)
@@ -399,7 +405,7 @@ func (db *DB) walk(bucket []byte, pfx []string, fn func(Object) error) error {
 	chunk := make([]Object, 0, eachChunk)
 	isObjects := bytes.Equal(bucket, bucketObjects)
 	for _, p := range pfx {
-		after := ""
+		after, last := "", ""
 		for {
 			chunk = chunk[:0]
 			err := db.view(func(tx *bolt.Tx) error {
@@ -416,6 +422,7 @@ func (db *DB) walk(bucket []byte, pfx []string, fn func(Object) error) error {
 						return err
 					}
 					chunk = append(chunk, o)
+					last = string(k)
 					return nil
 				})
 				return err
@@ -431,14 +438,14 @@ func (db *DB) walk(bucket []byte, pfx []string, fn func(Object) error) error {
 			if len(chunk) < eachChunk {
 				break
 			}
-			after = chunk[len(chunk)-1].ID()
+			after = last
 		}
 	}
 	return nil
 }
 
 // Requeue moves the objects of the given statuses (Pending is skipped) and kinds (empty = all)
-// back to Pending with Error cleared, committing every requeueChunk objects, and returns how many
+// back to Pending with Error cleared, committing every 10,000 objects, and returns how many
 // moved; after an error the chunks already committed stay moved.
 func (db *DB) Requeue(statuses []Status, kinds []string) (int, error) {
 	statuses, err := checkStatuses(statuses)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"sort"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -59,16 +60,22 @@ func WriteTable(w io.Writer, counts map[string]map[checkpoint.Status]checkpoint.
 	}
 	sort.Strings(names)
 
+	// Numbers align right; kind names are padded so they read left-aligned.
+	width := len("total")
+	for _, name := range names {
+		width = max(width, len(name))
+	}
+	pad := func(s string) string { return fmt.Sprintf("%-*s", width, s) }
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprint(tw, "KIND\t")
+	fmt.Fprintf(tw, "%s\t", pad("KIND"))
 	for _, s := range statuses {
-		fmt.Fprintf(tw, "%s\t", s)
+		fmt.Fprintf(tw, "%s\t", strings.ToUpper(string(s)))
 	}
 	fmt.Fprint(tw, "TOTAL\t\n")
 	total := map[checkpoint.Status]checkpoint.Count{}
 	row := func(name string, byStatus map[checkpoint.Status]checkpoint.Count) {
 		var sum checkpoint.Count
-		fmt.Fprintf(tw, "%s\t", name)
+		fmt.Fprintf(tw, "%s\t", pad(name))
 		for _, s := range statuses {
 			c := byStatus[s]
 			fmt.Fprintf(tw, "%s\t", formatCount(c))

@@ -36,6 +36,8 @@ type Error struct {
 	Message  string // the server's message or the transport error, one line
 	Note     string // more to say, e.g. that aborting a multipart upload failed too
 	Err      error  // the underlying error
+
+	ctxDone bool // the caller's context was done when the operation failed
 }
 
 // Error returns e.g. "s3 get s3://media/a.png: NoSuchKey (HTTP 404): The specified key does not exist.".
@@ -93,12 +95,13 @@ func (e *Error) Is(target error) bool {
 	return target == os.ErrNotExist && notFound(e.Code, e.Status)
 }
 
-// newError turns an SDK or transport error into an *Error for op on key (the full key).
-func (c *Client) newError(op, key string, err error) error {
+// newError turns an SDK or transport error into an *Error for op on key (the full key); ctx is
+// the caller's context of the operation.
+func (c *Client) newError(ctx context.Context, op, key string, err error) error {
 	if err == nil {
 		return nil
 	}
-	e := &Error{Op: op, Bucket: c.bucket, Key: key, Endpoint: c.endpoint, Err: err}
+	e := &Error{Op: op, Bucket: c.bucket, Key: key, Endpoint: c.endpoint, Err: err, ctxDone: ctx.Err() != nil}
 	var apiErr smithy.APIError
 	if errors.As(err, &apiErr) {
 		e.Code = apiErr.ErrorCode()
@@ -224,15 +227,21 @@ var retryableStatus = map[int]bool{
 }
 
 // IsRetryable reports whether trying the same request again may succeed: throttling and server
-// errors (429, 500, 502, 503, 504, 408, SlowDown, RequestTimeout, InternalError), timeouts, and
-// broken connections (reset, refused, broken pipe, unexpected EOF). It is false for
-// context.Canceled and context.DeadlineExceeded, for every other HTTP status, and for
-// ErrSizeMismatch and ErrChecksumMismatch.
+// errors (429, 500, 502, 503, 504, 408, SlowDown, RequestTimeout, InternalError), timeouts of the
+// connection, and broken connections (reset, refused, broken pipe, unexpected EOF). It is false
+// when the caller's context was cancelled or ran out (context.Canceled, context.DeadlineExceeded),
+// for every other HTTP status, and for ErrSizeMismatch and ErrChecksumMismatch.
 func IsRetryable(err error) bool {
 	if err == nil {
 		return false
 	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	var se *Error
+	if errors.As(err, &se) && se.ctxDone {
+		return false
+	}
+	// net/http's own timeouts (response headers, TLS handshake) also match
+	// context.DeadlineExceeded through an Is method; only the context's own error is final.
+	if errors.Is(err, context.Canceled) || chainHas(err, context.DeadlineExceeded) {
 		return false
 	}
 	if errors.Is(err, ErrSizeMismatch) || errors.Is(err, ErrChecksumMismatch) {
@@ -261,6 +270,30 @@ func IsRetryable(err error) bool {
 	for _, s := range []string{"connection reset", "broken pipe", "unexpected EOF", "connection refused", "server closed idle connection", "use of closed network connection"} {
 		if strings.Contains(msg, s) {
 			return true
+		}
+	}
+	return false
+}
+
+// chainHas reports whether target itself (not merely an error that says it is target) is in
+// err's chain.
+func chainHas(err, target error) bool {
+	for err != nil {
+		if err == target {
+			return true
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			err = u.Unwrap()
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				if chainHas(e, target) {
+					return true
+				}
+			}
+			return false
+		default:
+			return false
 		}
 	}
 	return false

@@ -426,4 +426,3 @@ func (e *exactReader) probe() {
 	}
 	e.err = fmt.Errorf("read body: %w", io.ErrNoProgress)
 }
-

@@ -41,7 +41,7 @@ func newCopyCommand(g *globals) *cli.Command {
 
 func copyFlags(o *copyOptions, full bool) []cli.Flag {
 	flags := []cli.Flag{
-		&cli.IntFlag{Name: "concurrency", Usage: "parallel copies (default: [sync] concurrency, 16)", Destination: &o.concurrency},
+		&cli.IntFlag{Name: "concurrency", Usage: "copy `N` objects at a time", DefaultText: "[sync] concurrency, else 16", Destination: &o.concurrency},
 	}
 	if !full {
 		return flags
@@ -49,7 +49,7 @@ func copyFlags(o *copyOptions, full bool) []cli.Flag {
 	return append(flags,
 		&cli.BoolFlag{Name: "resume", Usage: "continue a checkpoint that already holds progress", Destination: &o.resume},
 		&cli.StringFlag{Name: "only", Usage: "comma-separated `KINDS` to copy (default all)", Destination: &o.only},
-		&cli.Int64Flag{Name: "limit", Usage: "copy at most `N` objects in this run", Destination: &o.limit},
+		&cli.Int64Flag{Name: "limit", Usage: "copy at most `N` objects in this run", DefaultText: "no limit", Destination: &o.limit},
 		&cli.BoolFlag{Name: "dry-run", Usage: "list what would be copied; touch neither S3 nor the checkpoint", Destination: &o.dryRun},
 		&cli.StringFlag{Name: "status-addr", Usage: "serve live status on `ADDR` (not available yet)", Destination: &o.statusAddr},
 	)

@@ -25,8 +25,8 @@ func newPlanCommand(g *globals) *cli.Command {
 			"keys) as pending. Re-running merges: known objects keep their status, new ones arrive pending.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "only", Usage: "comma-separated `KINDS` to plan (default all): " + kindList(), Destination: &o.only},
-			&cli.Int64Flag{Name: "limit", Usage: "read at most `N` records per kind", Destination: &o.limit},
-			&cli.Int64Flag{Name: "offset", Usage: "skip the first `N` records per kind (compatibility with the old tool)", Destination: &o.offset},
+			&cli.Int64Flag{Name: "limit", Usage: "read at most `N` records per kind", DefaultText: "all", Destination: &o.limit},
+			&cli.Int64Flag{Name: "offset", Usage: "skip the first `N` records per kind (compatibility with the old tool)", DefaultText: "none", Destination: &o.offset},
 		},
 		Action: func(c *cli.Context) error { return runPlan(c, g, o) },
 	}
@@ -98,6 +98,9 @@ func printPlan(g *globals, sums []engine.KindSummary, took time.Duration) {
 	}
 	fmt.Fprintf(tw, "total\t%d\t%d\t%d\t%d\t%d\t%s\n", tot.Records, tot.Objects, tot.New, tot.Known, tot.Skipped, took.Round(time.Millisecond))
 	tw.Flush()
+	if tot.Skipped > 0 {
+		fmt.Fprintln(g.stdout, "SKIPPED counts attachments without a file (no header, no thumbnail, no preview image…), plus any with an unusable file name (logged).")
+	}
 }
 
 func kindList() string {

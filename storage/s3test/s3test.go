@@ -119,20 +119,26 @@ func (s *Server) NewBucket(t testing.TB, prefix string) string {
 func (s *Server) removeBucket(t testing.TB, bucket string) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	uploads, err := s.s3.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: aws.String(bucket)})
-	if err == nil {
-		for _, u := range uploads.Uploads {
-			_, _ = s.s3.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: aws.String(bucket), Key: u.Key, UploadId: u.UploadId})
+	// A request the test broke off may still be finishing at the server and bring an upload or
+	// object back, so go round a few times.
+	var err error
+	for round := range 5 {
+		if round > 0 {
+			time.Sleep(time.Duration(round) * 100 * time.Millisecond)
+		}
+		if uploads, err := s.s3.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: aws.String(bucket)}); err == nil {
+			for _, u := range uploads.Uploads {
+				_, _ = s.s3.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: aws.String(bucket), Key: u.Key, UploadId: u.UploadId})
+			}
+		}
+		for _, key := range s.keys(ctx, t, bucket) {
+			_, _ = s.s3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+		}
+		if _, err = s.s3.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String(bucket)}); err == nil {
+			return
 		}
 	}
-	for _, key := range s.keys(ctx, t, bucket) {
-		if _, err := s.s3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}); err != nil {
-			t.Errorf("s3test: cleanup: delete s3://%s/%s: %v", bucket, key, err)
-		}
-	}
-	if _, err := s.s3.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String(bucket)}); err != nil {
-		t.Errorf("s3test: cleanup: delete bucket %s: %v", bucket, err)
-	}
+	t.Errorf("s3test: cleanup: delete bucket %s: %v", bucket, err)
 }
 
 // PutObject stores body at key in bucket with the given headers ("" sends none).
