@@ -78,6 +78,9 @@ func (e *Error) detail() string {
 	default:
 		b.WriteString(oneLine(fmt.Sprint(e.Err)))
 	}
+	if e.Code == "AccessControlListNotSupported" {
+		b.WriteString(" (the bucket has ACLs disabled; configure an empty ACL for it)")
+	}
 	if accessDenied(e.Code, e.Status) {
 		fmt.Fprintf(&b, "; bucket %q at %s refused access", e.Bucket, e.Endpoint)
 		if e.Key != "" && (e.Op == "get" || e.Op == "head") {

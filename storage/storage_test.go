@@ -828,3 +828,30 @@ func TestIgnoresAWSEnvironment(t *testing.T) {
 		t.Errorf("Get = %q", got)
 	}
 }
+
+func TestCheckBucketFallsBackToList(t *testing.T) {
+	t.Parallel()
+	_, bucket, c, proxy := setupProxy(t)
+	ctx := context.Background()
+	headBucket := func(r *http.Request) bool {
+		return r.Method == http.MethodHead && strings.Trim(r.URL.Path, "/") == bucket
+	}
+	proxy.SetRule(func(r *http.Request) s3test.Fault {
+		if headBucket(r) {
+			return s3test.Status(403, "AccessDenied")
+		}
+		return s3test.Pass()
+	})
+	if err := c.CheckBucket(ctx); err != nil {
+		t.Fatalf("CheckBucket with HeadBucket refused: %v", err)
+	}
+	if n := proxy.Count(http.MethodGet); n != 1 {
+		t.Errorf("%d GET (list) requests, want 1", n)
+	}
+
+	proxy.SetRule(func(r *http.Request) s3test.Fault { return s3test.Status(403, "AccessDenied") })
+	err := c.CheckBucket(ctx)
+	if !storage.IsAccessDenied(err) || !strings.Contains(err.Error(), `bucket "`+bucket+`"`) || strings.Contains(err.Error(), "ListBucket") {
+		t.Errorf("CheckBucket with everything refused: %v", err)
+	}
+}

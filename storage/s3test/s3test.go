@@ -84,12 +84,12 @@ func (s *Server) Config(bucket string) storage.Config {
 	}
 }
 
-var notDNS = regexp.MustCompile(`[^a-z0-9-]+`)
+var notDNS = regexp.MustCompile(`[^a-z0-9]+`)
 
-// NewBucket creates a bucket with a unique, valid name starting with prefix (lowercased, other
-// characters replaced) and removes its uploads, objects and itself when the test ends.
-func (s *Server) NewBucket(t testing.TB, prefix string) string {
-	t.Helper()
+// bucketName returns "s3sync-<prefix>-<12 random hex digits>", a valid DNS-style bucket name of
+// at most 60 characters: prefix is lowercased, runs of other characters become one hyphen, and
+// it is cut to 40 characters.
+func bucketName(prefix string) (string, error) {
 	prefix = strings.Trim(notDNS.ReplaceAllString(strings.ToLower(prefix), "-"), "-")
 	if len(prefix) > 40 {
 		prefix = strings.TrimRight(prefix[:40], "-")
@@ -99,12 +99,22 @@ func (s *Server) NewBucket(t testing.TB, prefix string) string {
 	}
 	var rnd [6]byte
 	if _, err := rand.Read(rnd[:]); err != nil {
+		return "", err
+	}
+	return "s3sync-" + prefix + "-" + hex.EncodeToString(rnd[:]), nil
+}
+
+// NewBucket creates a bucket with a unique, valid name made from prefix (see bucketName; a test
+// name will do) and removes its uploads, objects and itself when the test ends.
+func (s *Server) NewBucket(t testing.TB, prefix string) string {
+	t.Helper()
+	bucket, err := bucketName(prefix)
+	if err != nil {
 		t.Fatal(err)
 	}
-	bucket := "s3sync-" + prefix + "-" + hex.EncodeToString(rnd[:])
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	_, err := s.s3.CreateBucket(ctx, &s3.CreateBucketInput{
+	_, err = s.s3.CreateBucket(ctx, &s3.CreateBucketInput{
 		Bucket: aws.String(bucket),
 		// Allow ACLs on objects, as Mastodon's buckets do (public-read).
 		ObjectOwnership: types.ObjectOwnershipBucketOwnerPreferred,
