@@ -27,9 +27,6 @@ func benchObjects(first int64, n int) []Object {
 // BenchmarkMerge measures plan's write path: new objects, benchBatch per transaction.
 func BenchmarkMerge(b *testing.B) { benchMerge(b, benchBatch) }
 
-// BenchmarkMerge10000 is BenchmarkMerge with ten times larger transactions, to show the fsync share.
-func BenchmarkMerge10000(b *testing.B) { benchMerge(b, 10*benchBatch) }
-
 func benchMerge(b *testing.B, batchSize int) {
 	db := openTemp(b)
 	for i := 0; i < b.N; i++ {

@@ -147,7 +147,7 @@ func checkEndpoint(endpoint string) (string, error) {
 		return "", errors.New("storage: endpoint: not a valid URL (want e.g. https://s3.example.com)")
 	}
 	if u.User != nil {
-		return "", errors.New("storage: endpoint: must not contain user information; use access_key and secret_key")
+		return "", errors.New("storage: endpoint: must not contain user information; set the access key and secret key instead")
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
 		return "", fmt.Errorf("storage: endpoint %q: scheme must be http or https", endpoint)
@@ -156,7 +156,7 @@ func checkEndpoint(endpoint string) (string, error) {
 		return "", fmt.Errorf("storage: endpoint %q: has no host", endpoint)
 	}
 	if u.RawQuery != "" || u.Fragment != "" {
-		return "", fmt.Errorf("storage: endpoint %q: must not have a query or fragment", endpoint)
+		return "", fmt.Errorf("storage: endpoint %s://%s: must not have a query or fragment", u.Scheme, u.Host)
 	}
 	return strings.TrimRight(endpoint, "/"), nil
 }

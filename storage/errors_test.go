@@ -290,8 +290,7 @@ func TestExactReader(t *testing.T) {
 			r := &exactReader{r: strings.NewReader(tc.data), size: tc.size, remaining: tc.size}
 			got, err := io.ReadAll(r)
 			if tc.size == 0 {
-				r.probe()
-				err = r.err
+				err = r.checkEmpty()
 			}
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("err = %v, wantErr %v", err, tc.wantErr)
@@ -304,6 +303,12 @@ func TestExactReader(t *testing.T) {
 			}
 			if !tc.wantErr && string(got) != tc.data {
 				t.Errorf("read %q, want %q", got, tc.data)
+			}
+			if serr := r.stop(); (serr != nil) != tc.wantErr {
+				t.Errorf("stop() = %v", serr)
+			}
+			if _, err := r.Read(make([]byte, 1)); !errors.Is(err, errStopped) {
+				t.Errorf("Read after stop = %v, want errStopped", err)
 			}
 		})
 	}

@@ -9,6 +9,7 @@ import (
 	"hash"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -180,13 +181,16 @@ func (c *Client) Put(ctx context.Context, key string, body io.Reader, size int64
 	} else {
 		err = c.putMultipart(ctx, full, r, size, opts, &st)
 	}
+	// The transport may go on reading body in the background after a request failed; from here
+	// on it cannot, so the caller may close body once Put returns.
+	bodyErr := r.stop()
 	if err == nil {
 		return nil
 	}
-	if r.err != nil {
+	if bodyErr != nil {
 		// The transport reports a failed body read in its own words, if at all; the body's own
 		// error is what the caller needs to see and classify.
-		err = r.err
+		err = bodyErr
 	}
 	e := c.newError(ctx, "put", full, err).(*Error)
 	e.Step, e.Note = st.step, st.note
@@ -208,8 +212,8 @@ func (c *Client) putSingle(ctx context.Context, key string, r *exactReader, size
 	}
 	if size == 0 {
 		// Send no body at all, but still insist that the reader is empty.
-		if r.probe(); r.err != nil {
-			return r.err
+		if err := r.checkEmpty(); err != nil {
+			return err
 		}
 		in.Body = nil
 	}
@@ -226,7 +230,7 @@ func (c *Client) putSingle(ctx context.Context, key string, r *exactReader, size
 	}
 	// Defensive: the transport stops reading at ContentLength, and exactReader fails the last
 	// read when more data follows, so a success here has always seen all of body.
-	if r.err != nil || r.remaining != 0 {
+	if remaining, err := r.state(); err != nil || remaining != 0 {
 		return fmt.Errorf("%w: stored object may be incomplete", ErrSizeMismatch)
 	}
 	return nil
@@ -261,12 +265,19 @@ func (c *Client) putMultipart(ctx context.Context, key string, r *exactReader, s
 	}()
 
 	parts := make([]types.CompletedPart, 0, nparts)
-	for n := int32(1); r.remaining > 0; n++ {
+	for n := int32(1); ; n++ {
+		remaining, err := r.state()
+		if err != nil {
+			return err
+		}
+		if remaining == 0 {
+			break
+		}
 		st.step = fmt.Sprintf("upload part %d of %d", n, nparts)
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		length := min(partSize, r.remaining)
+		length := min(partSize, remaining)
 		out, err := c.s3.UploadPart(abortiveClose(ctx), &s3.UploadPartInput{
 			Bucket:        aws.String(c.bucket),
 			Key:           aws.String(key),
@@ -278,13 +289,10 @@ func (c *Client) putMultipart(ctx context.Context, key string, r *exactReader, s
 		if err != nil {
 			return err
 		}
-		if r.err != nil {
-			return r.err
-		}
 		parts = append(parts, types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(n)})
 	}
-	if r.md5 != nil {
-		if got := base64.StdEncoding.EncodeToString(r.md5.Sum(nil)); got != opts.ContentMD5 {
+	if opts.ContentMD5 != "" {
+		if got := r.sumMD5(); got != opts.ContentMD5 {
 			st.step = "verify body"
 			return fmt.Errorf("%w: body has %s, want %s", ErrChecksumMismatch, got, opts.ContentMD5)
 		}
@@ -368,17 +376,27 @@ func setString(dst **string, s string) {
 
 // exactReader yields exactly size bytes of r. It fails (ErrSizeMismatch) when r ends early, and
 // when r has more data: it checks for that before handing out the last bytes, so the request
-// breaks before the server has the full Content-Length and stores nothing. The first error is
-// kept in err.
+// breaks before the server has the full Content-Length and stores nothing. It keeps the first
+// error. Its methods are safe to call while the transport reads it from another goroutine.
 type exactReader struct {
+	mu        sync.Mutex // held during reads of r
 	r         io.Reader
 	size      int64
 	remaining int64
 	md5       hash.Hash // when set, every byte handed out is hashed
 	err       error
+	stopped   bool
 }
 
+// errStopped is what a transport still reading the body sees after Put returned.
+var errStopped = errors.New("put already returned")
+
 func (e *exactReader) Read(p []byte) (int, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.stopped {
+		return 0, errStopped
+	}
 	if e.err != nil {
 		return 0, e.err
 	}
@@ -407,7 +425,7 @@ func (e *exactReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// probe makes sure r has nothing after the last expected byte.
+// probe makes sure r has nothing after the last expected byte. e.mu must be held.
 func (e *exactReader) probe() {
 	var b [1]byte
 	for range 100 {
@@ -425,4 +443,40 @@ func (e *exactReader) probe() {
 		}
 	}
 	e.err = fmt.Errorf("read body: %w", io.ErrNoProgress)
+}
+
+// checkEmpty fails unless r is at its end; for size 0.
+func (e *exactReader) checkEmpty() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.err == nil && e.remaining == 0 {
+		e.probe()
+	}
+	return e.err
+}
+
+// state returns the number of bytes still expected and the first error.
+func (e *exactReader) state() (int64, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.remaining, e.err
+}
+
+// sumMD5 returns the base64 MD5 of the bytes handed out so far.
+func (e *exactReader) sumMD5() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.md5 == nil {
+		return ""
+	}
+	return base64.StdEncoding.EncodeToString(e.md5.Sum(nil))
+}
+
+// stop waits for a read in progress, makes every later read fail without touching r, and
+// returns the first error.
+func (e *exactReader) stop() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.stopped = true
+	return e.err
 }

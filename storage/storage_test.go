@@ -855,3 +855,48 @@ func TestCheckBucketFallsBackToList(t *testing.T) {
 		t.Errorf("CheckBucket with everything refused: %v", err)
 	}
 }
+
+func TestListAndCreateBucket(t *testing.T) {
+	t.Parallel()
+	srv := s3test.New(t)
+	bucket := srv.NewBucket(t, t.Name())
+	cfg := srv.Config(bucket)
+	cfg.KeyPrefix = "masto"
+	c := newClient(t, cfg)
+	ctx := context.Background()
+	if err := c.CreateBucket(ctx); err != nil {
+		t.Errorf("CreateBucket of an existing own bucket: %v", err)
+	}
+	srv.PutObject(t, bucket, "outside/prefix.png", []byte("x"), "", "")
+	want := map[string]int64{"a/1.png": 1, "a/2.png": 22, "b/3 ü.png": 333}
+	for k, n := range want {
+		if err := c.Put(ctx, k, newPattern(n), n, storage.PutOptions{}); err != nil {
+			t.Fatalf("Put %s: %v", k, err)
+		}
+	}
+	got := map[string]int64{}
+	if err := c.List(ctx, "", func(o storage.ListedObject) error {
+		got[o.Key] = o.Size
+		if o.LastModified.IsZero() {
+			t.Errorf("%s: no LastModified", o.Key)
+		}
+		return nil
+	}); err != nil {
+		t.Fatalf("List: %v", err)
+	}
+	if len(got) != len(want) {
+		t.Errorf("List = %v, want %v", got, want)
+	}
+	for k, n := range want {
+		if got[k] != n {
+			t.Errorf("List: %s has size %d, want %d", k, got[k], n)
+		}
+	}
+	var under []string
+	if err := c.List(ctx, "a/", func(o storage.ListedObject) error { under = append(under, o.Key); return nil }); err != nil {
+		t.Fatalf("List a/: %v", err)
+	}
+	if strings.Join(under, ",") != "a/1.png,a/2.png" {
+		t.Errorf("List a/ = %q", under)
+	}
+}

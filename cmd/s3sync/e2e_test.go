@@ -179,7 +179,7 @@ func TestPlanCopyReportLayout(t *testing.T) {
 
 	// report: table, csv, json.
 	r = s.must(exitOK, "report")
-	for _, want := range []string{"media_attachments", "23 (", "missing", "total"} {
+	for _, want := range []string{"media_attachments", "23 (", "MISSING", "total"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("table lacks %q:\n%s", want, r.stdout)
 		}
