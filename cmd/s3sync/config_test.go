@@ -104,32 +104,34 @@ func TestParseConfigEmptyACLSendsNone(t *testing.T) {
 	}
 }
 
+// badConfigs are edits of goodConfig that must fail, and what the error must say.
+var badConfigs = []struct {
+	name, from, to, want string
+}{
+	{"missing bucket", "bucket = old-media\n", "", "[s3.source] bucket: is missing"},
+	{"missing access key", "access_key = DSTACCESS\n", "", "[s3.destination] access_key: is missing"},
+	{"missing secret", "secret_key = SRCSECRET\n", "secret_key =\n", "[s3.source] secret_key: is missing"},
+	{"bad url", "endpoint_url = https://s3.old.example\n", "endpoint_url = s3.old.example\n", "[s3.source] endpoint_url"},
+	{"ftp url", "endpoint_url = https://s3.old.example\n", "endpoint_url = ftp://s3.old.example\n", "[s3.source] endpoint_url"},
+	{"bad url port", "s3.new.example:9000", "s3.new.example:99999", "[s3.destination] endpoint_url"},
+	{"no endpoint no region", "endpoint_url = https://s3.old.example\nbucket = old-media\nregion = eu-central-1\n", "bucket = old-media\n", "[s3.source] endpoint_url"},
+	{"bad bool", "path_style = true", "path_style = maybe", "[s3.destination] path_style"},
+	{"bad acl", "path_style = true\n", "path_style = true\nacl = world\n", "[s3.destination] acl"},
+	{"bad port", "port = 5433", "port = postgres", "[pg.database] port"},
+	{"port range", "port = 5433", "port = 70000", "[pg.database] port"},
+	{"missing host", "host = db.internal\n", "", "[pg.database] host: is missing"},
+	{"missing database", "database = mastodon_production\n", "", "[pg.database] database: is missing"},
+	{"bad sslmode", "password = PGSECRET\n", "password = PGSECRET\nsslmode = sometimes\n", "[pg.database] sslmode"},
+	{"bad concurrency", "concurrency = 8", "concurrency = 0", "[sync] concurrency"},
+	{"bad retries", "retries = 2", "retries = -1", "[sync] retries"},
+	{"same bucket", "endpoint_url = https://s3.new.example:9000\nbucket = new-media\npath_style = true\nkey_prefix = /mastodon/\n",
+		"endpoint_url = https://s3.old.example\nbucket = old-media\n", "[s3.destination] bucket: source and destination are the same bucket"},
+	{"not ini", "[s3.source]", "[s3.source", "not a valid INI file"},
+}
+
 // Each bad config names the section and key at fault and never echoes a secret.
 func TestParseConfigErrors(t *testing.T) {
-	cases := []struct {
-		name, from, to, want string
-	}{
-		{"missing bucket", "bucket = old-media\n", "", "[s3.source] bucket: is missing"},
-		{"missing access key", "access_key = DSTACCESS\n", "", "[s3.destination] access_key: is missing"},
-		{"missing secret", "secret_key = SRCSECRET\n", "secret_key =\n", "[s3.source] secret_key: is missing"},
-		{"bad url", "endpoint_url = https://s3.old.example\n", "endpoint_url = s3.old.example\n", "[s3.source] endpoint_url"},
-		{"ftp url", "endpoint_url = https://s3.old.example\n", "endpoint_url = ftp://s3.old.example\n", "[s3.source] endpoint_url"},
-		{"bad url port", "s3.new.example:9000", "s3.new.example:99999", "[s3.destination] endpoint_url"},
-		{"no endpoint no region", "endpoint_url = https://s3.old.example\nbucket = old-media\nregion = eu-central-1\n", "bucket = old-media\n", "[s3.source] endpoint_url"},
-		{"bad bool", "path_style = true", "path_style = maybe", "[s3.destination] path_style"},
-		{"bad acl", "path_style = true\n", "path_style = true\nacl = world\n", "[s3.destination] acl"},
-		{"bad port", "port = 5433", "port = postgres", "[pg.database] port"},
-		{"port range", "port = 5433", "port = 70000", "[pg.database] port"},
-		{"missing host", "host = db.internal\n", "", "[pg.database] host: is missing"},
-		{"missing database", "database = mastodon_production\n", "", "[pg.database] database: is missing"},
-		{"bad sslmode", "password = PGSECRET\n", "password = PGSECRET\nsslmode = sometimes\n", "[pg.database] sslmode"},
-		{"bad concurrency", "concurrency = 8", "concurrency = 0", "[sync] concurrency"},
-		{"bad retries", "retries = 2", "retries = -1", "[sync] retries"},
-		{"same bucket", "endpoint_url = https://s3.new.example:9000\nbucket = new-media\npath_style = true\nkey_prefix = /mastodon/\n",
-			"endpoint_url = https://s3.old.example\nbucket = old-media\n", "[s3.destination] bucket: source and destination are the same bucket"},
-		{"not ini", "[s3.source]", "[s3.source", "not a valid INI file"},
-	}
-	for _, tc := range cases {
+	for _, tc := range badConfigs {
 		t.Run(tc.name, func(t *testing.T) {
 			text := strings.Replace(goodConfig, tc.from, tc.to, 1)
 			if text == goodConfig {
@@ -162,6 +164,15 @@ func TestConfigErrorsExitTwo(t *testing.T) {
 		{"missing database section", strings.Replace(goodConfig, "[pg.database]", "[pg.db]", 1), "[pg.database]: section is missing", []string{"plan"}},
 		{"bad port", strings.Replace(goodConfig, "port = 5433", "port = x", 1), "[pg.database] port", []string{"plan"}},
 		{"tunnel", goodConfig + "\n[pg.tunnel]\nenabled = true\n", "[pg.tunnel] enabled: SSH tunnels are not supported yet", []string{"plan"}},
+	}
+	for _, bad := range badConfigs {
+		want := strings.TrimPrefix(bad.want, "not a valid INI file")
+		for _, cmd := range []string{"plan", "copy"} {
+			cases = append(cases, struct {
+				name, text, want string
+				args             []string
+			}{bad.name + " " + cmd, strings.Replace(goodConfig, bad.from, bad.to, 1), want, []string{cmd}})
+		}
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
