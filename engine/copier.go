@@ -36,8 +36,10 @@ type copier struct {
 }
 
 // copyObject tries o until it is done, missing, failed for good, or the retries run out.
-// ok is false when work was cancelled before a result: the object stays pending.
-func (c *copier) copyObject(work context.Context, o checkpoint.Object) (u checkpoint.Update, ok bool) {
+// ok is false when there is no result to record: work was cancelled, or stop is set because
+// the error would be the same for every object (wrong bucket, credentials, ACL), in which
+// case the object stays pending and the run should end.
+func (c *copier) copyObject(work context.Context, o checkpoint.Object) (u checkpoint.Update, ok bool, stop error) {
 	u = checkpoint.Update{ID: o.ID()}
 	for attempt := 0; ; attempt++ {
 		u.Attempts++
@@ -45,25 +47,27 @@ func (c *copier) copyObject(work context.Context, o checkpoint.Object) (u checkp
 		switch {
 		case err == nil:
 			u.Status, u.Bytes, u.SourceKey, u.Error = checkpoint.Done, n, key, ""
-			return u, true
+			return u, true, nil
 		case errors.Is(err, errAbsent):
 			u.Status, u.Error = checkpoint.Missing, err.Error()
-			return u, true
+			return u, true, nil
 		case work.Err() != nil:
-			return u, false
+			return u, false, nil
+		case storage.IsBucketWide(err):
+			return u, false, err
 		case storage.IsRetryable(err) && attempt < c.retries:
 			c.retried.Add(1)
 			d := backoff(c.base, c.max, attempt)
 			c.log.Debug().Str("id", u.ID).Int("attempt", attempt+1).Dur("wait", d).Err(err).Msg("retrying")
 			if !sleep(work, d) {
-				return u, false
+				return u, false, nil
 			}
 		default:
 			u.Status, u.Error = checkpoint.Failed, err.Error()
 			if storage.IsRetryable(err) {
 				u.Error = fmt.Sprintf("gave up after %d attempts: %s", u.Attempts, err)
 			}
-			return u, true
+			return u, true, nil
 		}
 	}
 }

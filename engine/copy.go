@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -63,7 +64,8 @@ type CopySummary struct {
 // done (only after dst accepted it), missing (absent under every candidate key) or failed
 // (with the error); results are committed in batches. When ctx is cancelled Copy stops taking
 // work, lets in-flight copies finish for opts.Grace, commits what finished, and returns with
-// Interrupted set. Only checkpoint errors are returned as errors: a failed object is data.
+// Interrupted set. A failed object is data; only checkpoint errors, and an error that every
+// object would get (see storage.IsBucketWide), end the run with an error.
 func Copy(ctx context.Context, db *checkpoint.DB, src Source, dst Destination, opts CopyOptions) (CopySummary, error) {
 	opts = opts.withDefaults()
 	start := time.Now()
@@ -100,6 +102,8 @@ func Copy(ctx context.Context, db *checkpoint.DB, src Source, dst Destination, o
 
 	var g errgroup.Group
 	var producerErr error
+	var stopOnce sync.Once
+	var stopErr error // an error every object would get: the run ends with it
 	g.Go(func() error {
 		defer close(jobs)
 		producerErr = produce(ctx, work, db, opts, jobs)
@@ -108,8 +112,15 @@ func Copy(ctx context.Context, db *checkpoint.DB, src Source, dst Destination, o
 	for i := 0; i < opts.Concurrency; i++ {
 		g.Go(func() error {
 			for o := range jobs {
-				if u, ok := c.copyObject(work, o); ok {
+				u, ok, stop := c.copyObject(work, o)
+				if ok {
 					results <- u
+				}
+				if stop != nil {
+					stopOnce.Do(func() {
+						stopErr = fmt.Errorf("stopped, every object would fail the same way: %w", stop)
+						cancelWork()
+					})
 				}
 			}
 			return nil
@@ -166,8 +177,10 @@ loop:
 	sum.Retries = c.retried.Load()
 	sum.Elapsed = time.Since(start)
 	sum.Interrupted = ctx.Err() != nil
-	if writeErr == nil && producerErr != nil {
-		writeErr = producerErr
+	for _, err := range []error{producerErr, stopErr} {
+		if writeErr == nil && err != nil {
+			writeErr = err
+		}
 	}
 	if left, err := pendingCount(db, opts.Kinds); err == nil {
 		sum.Left = left

@@ -315,3 +315,26 @@ func TestBackoffGrowsAndIsCapped(t *testing.T) {
 		}
 	}
 }
+
+// An error every object would get (here: the bucket takes no ACLs) ends the run with that
+// error instead of marking the whole catalog failed; the objects stay pending.
+func TestCopyStopsOnBucketWideError(t *testing.T) {
+	src, dst := newFakeBucket(), newFakeBucket()
+	var objs []checkpoint.Object
+	for i := int64(1); i <= 100; i++ {
+		key := fmt.Sprintf("k%d", i)
+		src.objects[key] = fakeObject{body: []byte(key)}
+		objs = append(objs, obj(i, key))
+	}
+	db := newDB(t, objs...)
+	dst.putErr = func(string) error {
+		return &storage.Error{Op: "put", Bucket: "dst", Code: "AccessControlListNotSupported", Status: 400, Message: "The bucket does not allow ACLs"}
+	}
+	sum, err := Copy(context.Background(), db, src, dst, fastOptions())
+	if err == nil || !strings.Contains(err.Error(), "AccessControlListNotSupported") {
+		t.Fatalf("err = %v", err)
+	}
+	if sum.Failed != 0 || sum.Left != 100 {
+		t.Errorf("summary %+v: want nothing failed, all 100 still pending", sum)
+	}
+}

@@ -301,3 +301,31 @@ func chainHas(err, target error) bool {
 	}
 	return false
 }
+
+// bucketWideCodes are answers that no object of the bucket will get past: the bucket, the
+// credentials, the region or the ACL setting is wrong.
+var bucketWideCodes = map[string]bool{
+	"NoSuchBucket":                  true,
+	"InvalidAccessKeyId":            true,
+	"SignatureDoesNotMatch":         true,
+	"AccessControlListNotSupported": true,
+	"AllAccessDisabled":             true,
+	"AccountProblem":                true,
+	"InvalidBucketName":             true,
+	"PermanentRedirect":             true,
+	"AuthorizationHeaderMalformed":  true,
+	"InvalidToken":                  true,
+	"ExpiredToken":                  true,
+	"NotSignedUp":                   true,
+}
+
+// IsBucketWide reports whether err will be the answer for every object of the bucket (wrong
+// bucket, credentials, region, or an ACL the bucket does not accept), so that going on would
+// only fail every object. A per-object AccessDenied is not bucket-wide.
+func IsBucketWide(err error) bool {
+	if err == nil {
+		return false
+	}
+	code, _ := apiInfo(err)
+	return bucketWideCodes[code]
+}

@@ -142,6 +142,28 @@ func TestClassification(t *testing.T) {
 	}
 }
 
+func TestIsBucketWide(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{apiErr(404, "NoSuchBucket", ""), true},
+		{apiErr(403, "InvalidAccessKeyId", ""), true},
+		{apiErr(403, "SignatureDoesNotMatch", ""), true},
+		{apiErr(400, "AccessControlListNotSupported", ""), true},
+		{apiErr(301, "PermanentRedirect", ""), true},
+		{apiErr(403, "AccessDenied", ""), false}, // may be one object's policy
+		{apiErr(404, "NoSuchKey", ""), false},
+		{apiErr(503, "SlowDown", ""), false},
+		{sendErr(syscall.ECONNRESET), false},
+		{nil, false},
+	} {
+		if got := IsBucketWide(tc.err); got != tc.want {
+			t.Errorf("IsBucketWide(%v) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
+}
+
 func TestErrorMessages(t *testing.T) {
 	c, err := New(Config{Endpoint: "https://s3.example.com", Bucket: "media", AccessKey: "AKIDSECRETISH", SecretKey: "very-secret"})
 	if err != nil {

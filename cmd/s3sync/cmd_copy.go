@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -81,6 +83,9 @@ func runCopy(c *cli.Context, g *globals, o copyOptions, requeue []checkpoint.Sta
 		return err
 	}
 	path := cfg.checkpointPath(g.checkpoint)
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return usageErrorf("s3sync plan", "checkpoint %s does not exist yet", path)
+	}
 	db, err := openCheckpoint(path, o.dryRun)
 	if err != nil {
 		return err

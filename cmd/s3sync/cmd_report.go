@@ -68,6 +68,18 @@ func runReport(g *globals, o reportOptions) error {
 		return err
 	}
 
+	db, err := checkpoint.Open(path, checkpoint.Options{ReadOnly: true, Timeout: time.Second})
+	locked := errors.Is(err, checkpoint.ErrLocked)
+	switch {
+	case locked:
+	case errors.Is(err, os.ErrNotExist):
+		return usageErrorf("s3sync plan", "checkpoint %s does not exist yet", path)
+	case err != nil:
+		return fmt.Errorf("checkpoint %s: %w", path, err)
+	default:
+		defer db.Close()
+	}
+
 	w := g.stdout
 	if o.output != "" {
 		f, err := os.Create(o.output)
@@ -77,18 +89,9 @@ func runReport(g *globals, o reportOptions) error {
 		defer f.Close()
 		w = f
 	}
-
-	db, err := checkpoint.Open(path, checkpoint.Options{ReadOnly: true, Timeout: time.Second})
-	if errors.Is(err, checkpoint.ErrLocked) {
+	if locked {
 		return reportWhileLocked(g, w, path, o.format, kinds, statuses)
 	}
-	if errors.Is(err, os.ErrNotExist) {
-		return usageErrorf("s3sync plan", "checkpoint %s does not exist yet", path)
-	}
-	if err != nil {
-		return fmt.Errorf("checkpoint %s: %w", path, err)
-	}
-	defer db.Close()
 
 	filter := checkpoint.Filter{Kinds: kinds, Statuses: statuses}
 	switch o.format {

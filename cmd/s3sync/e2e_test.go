@@ -322,3 +322,17 @@ func freePort(t *testing.T) int {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
 }
+
+// copy and report before any plan say so (exit 2) and create nothing.
+func TestCopyBeforePlan(t *testing.T) {
+	s := newSandbox(t, pgtest.ModernSchema)
+	for _, args := range [][]string{{"copy"}, {"report"}, {"retry-failed"}} {
+		r := s.must(exitUsage, args...)
+		if !strings.Contains(r.stderr, "does not exist yet") || !strings.Contains(r.stderr, "Try: s3sync plan") {
+			t.Errorf("%s: %s", args, r)
+		}
+	}
+	if _, err := os.Stat(s.checkpoint); !os.IsNotExist(err) {
+		t.Errorf("a checkpoint was created: %v", err)
+	}
+}

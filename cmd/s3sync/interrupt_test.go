@@ -47,6 +47,23 @@ func slowSource(s *sandbox, d time.Duration) *s3test.FaultProxy {
 	return p
 }
 
+// startSlowCopy plans, then starts the s3sync binary copying through a source that delays
+// every GET by delay, and returns once n objects have reached the destination.
+func (s *sandbox) startSlowCopy(delay time.Duration, n int) (*exec.Cmd, *bytes.Buffer) {
+	s.t.Helper()
+	slowSource(s, delay)
+	s.must(exitOK, "plan")
+	cmd := s.command("copy", "--concurrency", "4")
+	stderr := new(bytes.Buffer)
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	s.t.Cleanup(func() { _ = cmd.Process.Kill() })
+	waitFor(s.t, fmt.Sprintf("%d objects at the destination", n), time.Minute, func() bool { return len(s.s3.Keys(s.t, s.dst)) >= n })
+	return cmd, stderr
+}
+
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t *testing.T, what string, limit time.Duration, cond func() bool) {
 	t.Helper()
@@ -91,16 +108,7 @@ func (s *sandbox) assertDoneAtDestination(bodies map[string][]byte) int {
 func TestKillThenResume(t *testing.T) {
 	s := newSandbox(t, pgtest.ModernSchema)
 	bodies := manyObjects(s, 300)
-	slowSource(s, 100*time.Millisecond)
-	s.must(exitOK, "plan")
-
-	cmd := s.command("copy", "--concurrency", "4")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "40 objects at the destination", time.Minute, func() bool { return len(s.s3.Keys(t, s.dst)) >= 40 })
+	cmd, _ := s.startSlowCopy(100*time.Millisecond, 40)
 
 	// The running copy holds the checkpoint; report must answer at once from the snapshot.
 	t0 := time.Now()
@@ -143,16 +151,7 @@ func TestKillThenResume(t *testing.T) {
 func TestInterruptThenResume(t *testing.T) {
 	s := newSandbox(t, pgtest.ModernSchema)
 	bodies := manyObjects(s, 200)
-	slowSource(s, 30*time.Millisecond)
-	s.must(exitOK, "plan")
-
-	cmd := s.command("copy", "--concurrency", "4")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "20 objects at the destination", time.Minute, func() bool { return len(s.s3.Keys(t, s.dst)) >= 20 })
+	cmd, stderr := s.startSlowCopy(30*time.Millisecond, 20)
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
