@@ -16,6 +16,8 @@ import (
 type Catalog interface {
 	// Scan calls fn once per page of records in id order; fn's error stops the scan.
 	Scan(ctx context.Context, kind catalog.Kind, opts catalog.ScanOptions, fn func(catalog.Page) error) error
+	// Count returns the number of records of kind; catalog.ErrNoTable when it has no table.
+	Count(ctx context.Context, kind catalog.Kind) (int64, error)
 }
 
 // PlanOptions selects what plan reads.
@@ -25,6 +27,12 @@ type PlanOptions struct {
 	Offset   int64          // records to skip per kind, 0 = none
 	PageSize int            // rows per query, 0 = the catalog's default
 	Log      zerolog.Logger
+
+	// OnStart, when set, is called before a kind is read with the number of records plan
+	// will read (the table's count, capped by Limit and Offset; -1 when unknown).
+	OnStart func(kind catalog.Kind, records int64)
+	// OnPage, when set, is called after every committed page with the kind's running summary.
+	OnPage func(KindSummary)
 }
 
 // KindSummary is what plan did for one kind.
@@ -51,6 +59,9 @@ func Plan(ctx context.Context, cat Catalog, db *checkpoint.DB, opts PlanOptions)
 	for _, kind := range kinds {
 		sum := KindSummary{Kind: kind}
 		start := time.Now()
+		if opts.OnStart != nil {
+			opts.OnStart(kind, planned(ctx, cat, kind, opts))
+		}
 		last := time.Now()
 		err := cat.Scan(ctx, kind, catalog.ScanOptions{Offset: opts.Offset, Limit: opts.Limit, PageSize: opts.PageSize},
 			func(p catalog.Page) error {
@@ -67,6 +78,9 @@ func Plan(ctx context.Context, cat Catalog, db *checkpoint.DB, opts PlanOptions)
 				sum.New += int64(added)
 				sum.Known += int64(known)
 				sum.Skipped += int64(p.Skipped)
+				if opts.OnPage != nil {
+					opts.OnPage(sum)
+				}
 				for _, why := range p.Invalid {
 					opts.Log.Warn().Str("kind", string(kind)).Msg("skipped: " + why)
 				}
@@ -90,6 +104,19 @@ func Plan(ctx context.Context, cat Catalog, db *checkpoint.DB, opts PlanOptions)
 		opts.Log.Debug().Str("kind", string(kind)).Dur("took", time.Since(start)).Msg("kind planned")
 	}
 	return out, nil
+}
+
+// planned is how many records plan will read of kind, -1 when the count fails.
+func planned(ctx context.Context, cat Catalog, kind catalog.Kind, opts PlanOptions) int64 {
+	n, err := cat.Count(ctx, kind)
+	if err != nil {
+		return -1
+	}
+	n = max(n-opts.Offset, 0)
+	if opts.Limit > 0 {
+		n = min(n, opts.Limit)
+	}
+	return n
 }
 
 func checkpointObject(o catalog.Object) checkpoint.Object {
