@@ -75,7 +75,9 @@ func ParseConfig(r io.Reader, getenv func(string) string) (*Config, error) {
 		SpaceBeforeInlineComment: true,
 	}, data)
 	if err != nil {
-		return nil, fmt.Errorf("not a valid INI file: %v", err)
+		// ini's message ends with the offending line, which may hold a secret: keep the reason only.
+		reason, _, _ := strings.Cut(strings.TrimSpace(err.Error()), ":")
+		return nil, fmt.Errorf("not a valid INI file (%s); lines must be [section], key = value, or ; comment", reason)
 	}
 	cfg := &Config{Concurrency: defaultConcurrency, Retries: defaultRetries}
 	p := &parser{f: f, getenv: getenv, cfg: cfg}
