@@ -329,3 +329,21 @@ func IsBucketWide(err error) bool {
 	code, _ := apiInfo(err)
 	return bucketWideCodes[code]
 }
+
+// IsCorrupted reports whether the body did not arrive intact: the destination rejected its
+// MD5 or SHA-256 (BadDigest, InvalidDigest, XAmzContentSHA256Mismatch), or it was shorter or
+// longer than announced, or it did not match PutOptions.ContentMD5. Nothing was stored;
+// copying again from a fresh GET may succeed.
+func IsCorrupted(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, ErrSizeMismatch) || errors.Is(err, ErrChecksumMismatch) {
+		return true
+	}
+	switch code, _ := apiInfo(err); code {
+	case "BadDigest", "InvalidDigest", "XAmzContentSHA256Mismatch":
+		return true
+	}
+	return false
+}

@@ -142,6 +142,25 @@ func TestClassification(t *testing.T) {
 	}
 }
 
+func TestIsCorrupted(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{apiErr(400, "BadDigest", ""), true},
+		{apiErr(400, "InvalidDigest", ""), true},
+		{fmt.Errorf("put: %w", ErrSizeMismatch), true},
+		{fmt.Errorf("put: %w", ErrChecksumMismatch), true},
+		{apiErr(503, "SlowDown", ""), false},
+		{apiErr(403, "AccessDenied", ""), false},
+		{nil, false},
+	} {
+		if got := IsCorrupted(tc.err); got != tc.want {
+			t.Errorf("IsCorrupted(%v) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
+}
+
 func TestIsBucketWide(t *testing.T) {
 	for _, tc := range []struct {
 		err  error
