@@ -24,6 +24,8 @@ type Fault struct {
 	Message  string        // the S3 error message for Status; "" means a generic one
 	CutBody  bool          // forward, but break the connection after CutAfter bytes of response body
 	CutAfter int64
+	FlipByte bool // forward, but invert byte FlipAt of the response body (length unchanged)
+	FlipAt   int64
 }
 
 // Pass returns the Fault that forwards a request unchanged.
@@ -38,6 +40,10 @@ func Reset() Fault { return Fault{Reset: true} }
 // CutBody returns a Fault that forwards the request and breaks the connection after n bytes of
 // the response body.
 func CutBody(n int64) Fault { return Fault{CutBody: true, CutAfter: n} }
+
+// Flip returns a Fault that forwards the request and inverts byte n of the response body, as
+// a faulty network or disk would: same length, wrong content.
+func Flip(n int64) Fault { return Fault{FlipByte: true, FlipAt: n} }
 
 // Delay returns a Fault that waits d, then forwards the request.
 func Delay(d time.Duration) Fault { return Fault{Delay: d} }
@@ -162,6 +168,8 @@ func (p *FaultProxy) serve(w http.ResponseWriter, r *http.Request) {
 		writeS3Error(w, r, f)
 	case f.CutBody:
 		p.proxy.ServeHTTP(&cutWriter{ResponseWriter: w, left: f.CutAfter}, r)
+	case f.FlipByte:
+		p.proxy.ServeHTTP(&flipWriter{ResponseWriter: w, at: f.FlipAt}, r)
 	default:
 		p.proxy.ServeHTTP(w, r)
 	}
@@ -219,5 +227,24 @@ func (c *cutWriter) Write(b []byte) (int, error) {
 }
 
 func (c *cutWriter) Flush() { _ = http.NewResponseController(c.ResponseWriter).Flush() }
+
+// flipWriter inverts the byte at offset at of the response body.
+type flipWriter struct {
+	http.ResponseWriter
+	at, off int64
+}
+
+func (f *flipWriter) Write(b []byte) (int, error) {
+	if i := f.at - f.off; i >= 0 && i < int64(len(b)) {
+		b = append([]byte(nil), b...)
+		b[i] ^= 0xff
+	}
+	f.off += int64(len(b))
+	return f.ResponseWriter.Write(b)
+}
+
+func (f *flipWriter) Flush() { _ = http.NewResponseController(f.ResponseWriter).Flush() }
+
+func (f *flipWriter) Unwrap() http.ResponseWriter { return f.ResponseWriter }
 
 func (c *cutWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
