@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -12,6 +13,7 @@ import (
 type ListedObject struct {
 	Key          string // relative to KeyPrefix
 	Size         int64
+	ETag         string // without quotes
 	LastModified time.Time
 }
 
@@ -37,7 +39,8 @@ func (c *Client) List(ctx context.Context, prefix string, fn func(ListedObject) 
 			return c.newError(ctx, "list", full, err)
 		}
 		for _, o := range page.Contents {
-			err := fn(ListedObject{Key: aws.ToString(o.Key)[strip:], Size: aws.ToInt64(o.Size), LastModified: aws.ToTime(o.LastModified)})
+			err := fn(ListedObject{Key: aws.ToString(o.Key)[strip:], Size: aws.ToInt64(o.Size),
+				ETag: strings.Trim(aws.ToString(o.ETag), `"`), LastModified: aws.ToTime(o.LastModified)})
 			if err != nil {
 				return err
 			}

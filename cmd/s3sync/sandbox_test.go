@@ -45,6 +45,8 @@ type sandbox struct {
 	s3         *s3test.Server
 	src, dst   string // bucket names
 	srcURL     string // source endpoint in the config (the server, or a fault proxy)
+	dstURL     string // destination endpoint in the config
+	retries    int    // [sync] retries
 	dir        string
 	config     string
 	checkpoint string
@@ -57,7 +59,7 @@ func newSandbox(t *testing.T, schema string) *sandbox {
 	s.db = pgtest.NewDatabase(t, pgtest.Schema(schema))
 	s.src = s.s3.NewBucket(t, "src")
 	s.dst = s.s3.NewBucket(t, "dst")
-	s.srcURL = s.s3.Endpoint
+	s.srcURL, s.dstURL, s.retries = s.s3.Endpoint, s.s3.Endpoint, 2
 	s.config = filepath.Join(s.dir, "config.ini")
 	s.checkpoint = filepath.Join(s.dir, "s3sync.db")
 	s.writeConfig()
@@ -95,10 +97,10 @@ sslmode = disable
 [sync]
 checkpoint = %[12]s
 concurrency = 4
-retries = 2
+retries = %[14]d
 %[13]s
-`, s.s3.AccessKey, s.s3.SecretKey, s.srcURL, s.src, s.s3.Endpoint, s.dst,
-		db.Host, db.Port, db.User, db.Password, db.Database, s.checkpoint, s.extra)
+`, s.s3.AccessKey, s.s3.SecretKey, s.srcURL, s.src, s.dstURL, s.dst,
+		db.Host, db.Port, db.User, db.Password, db.Database, s.checkpoint, s.extra, s.retries)
 	if err := os.WriteFile(s.config, []byte(text), 0o600); err != nil {
 		s.t.Fatal(err)
 	}
