@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/s3sync
 ENVFILE := .tools/test-env.sh
 
-.PHONY: build test services demo lint bench clean
+.PHONY: build test test-long services demo lint bench clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/s3sync
@@ -17,9 +17,19 @@ test: services
 	$(GO) vet ./...
 	. ./$(ENVFILE) && $(GO) test -race -count=1 -timeout 25m ./...
 
+## test-long: the reliability suite in long mode (200 kill points, bigger runs) and fuzzing;
+## about 25 minutes. FUZZTIME=2m per fuzz target by default. Replay a failure with S3SYNC_SEED=N.
+test-long: services
+	scripts/test-long.sh
+
 ## demo: a throwaway sandbox, then plan → copy → report
 demo: services build
 	scripts/demo.sh
+
+## bench: s3sync vs the raw GET→PUT loop and rclone, plan/resume/checkpoint figures (BENCHMARKS.md)
+## BENCH_SCALE=quick (default, about 10 minutes) or full (about 45 minutes); results in artifacts/bench/
+bench:
+	scripts/bench/run.sh
 
 lint:
 	gofmt -l . | (! grep .)
