@@ -95,14 +95,15 @@ func (s *sandbox) checkInvariants(bodies map[string][]byte) int {
 // each time continuing with `copy --resume`. After every kill, what is marked done is at the
 // destination intact and the counters equal a recount; at the end every object is there, intact.
 func TestCrashAnywhere(t *testing.T) {
-	kills, n := 25, 3000
+	// Enough objects, slowed enough, that the copy is still running at the last kill.
+	kills, n, delay := 25, 3000, 10*time.Millisecond // about 8 s of copying at concurrency 4
 	if longMode() {
-		kills, n = 200, 10000
+		kills, n, delay = 200, 20000, 20*time.Millisecond // about 100 s
 	}
 	rng := rand.New(rand.NewPCG(seed(t), 1))
 	s := newSandbox(t, pgtest.ModernSchema)
 	bodies := manyObjects(s, n)
-	slowSource(s, 10*time.Millisecond) // about 8 s of copying at concurrency 4
+	slowSource(s, delay)
 	s.must(exitOK, "plan")
 
 	survived, lastDone := 0, 0
@@ -122,7 +123,7 @@ func TestCrashAnywhere(t *testing.T) {
 		survived++
 	}
 	t.Logf("survived %d kill points; %d of %d objects were done before the final resume", survived, lastDone, n)
-	if survived < kills && !longMode() {
+	if survived < kills {
 		t.Errorf("only %d kill points before the copy finished; make the copy slower", survived)
 	}
 	s.must(exitOK, "copy", "--resume")
