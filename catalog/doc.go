@@ -84,5 +84,18 @@ objects to a callback, so no table is ever held in memory. A table that does not
 ErrNoTable; a missing file-name column is an error naming table and column.
 
 Errors from Open are one line, name host:port/database, and never contain the password.
+Errors caused by a lost or refused connection wrap ErrConnection (IsConnectionError); after
+one, Reader.Reconnect makes a new connection and Scan's AfterID resumes after the last page
+handled.
+
+# SSH tunnel
+
+OpenTunnel logs in to an SSH server with golang.org/x/crypto/ssh (a key file, then an
+ssh-agent's keys, then a password) after checking its host key against an OpenSSH
+known_hosts file, and its DialContext, set as DBConfig.DialFunc, carries each database
+connection as a channel of that one SSH connection: no ssh process, no local port. Keepalives
+find a dead connection; the next dial, as made by Reconnect, replaces it. An unknown host key
+is refused with its fingerprint and the known_hosts line to add (ErrHostKeyUnknown), another
+key than the listed one loudly (ErrHostKeyChanged).
 */
 package catalog

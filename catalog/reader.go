@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strconv"
 	"strings"
@@ -11,11 +12,21 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // ErrNoTable is returned, wrapped with the table name, by Scan and Count for a kind whose
 // table does not exist in the database (preview_card_providers before Mastodon 4.0, say).
 var ErrNoTable = errors.New("table not found")
+
+// ErrConnection is wrapped by errors that a lost or refused connection caused: the server
+// restarted, the network or SSH tunnel dropped, the backend was terminated. Reconnecting
+// later may succeed, unlike after a wrong password or a bad query. See IsConnectionError.
+var ErrConnection = errors.New("database connection lost")
+
+// IsConnectionError reports whether err is due to a lost or refused connection (it wraps
+// ErrConnection), so that reconnecting and trying again may succeed.
+func IsConnectionError(err error) bool { return errors.Is(err, ErrConnection) }
 
 // DBConfig says how to reach Mastodon's PostgreSQL database.
 type DBConfig struct {
@@ -119,6 +130,7 @@ func quoteConnValue(v string) string {
 type Reader struct {
 	mu     sync.Mutex
 	conn   *pgx.Conn
+	cfg    DBConfig             // for Reconnect
 	schema string               // current_schema() at Open, the schema queried
 	tables map[Kind]*tableShape // nil entry: the table does not exist
 	label  string               // host:port/database for errors
@@ -132,44 +144,88 @@ type tableShape struct {
 func (t *tableShape) has(col string) bool { return t != nil && t.columns[col] }
 
 // Open connects to the database, pings it and detects which tables and optional columns
-// exist. Its errors are one line, name host:port/database and never contain the password.
+// exist. Its errors are one line, name host:port/database and never contain the password;
+// those a lost or refused connection caused wrap ErrConnection.
 func Open(ctx context.Context, cfg DBConfig) (*Reader, error) {
-	label, password := cfg.Address(), cfg.Password
-	fail := func(op string, err error) error {
-		return &openError{
-			msg:   fmt.Sprintf("catalog: %s %s: %s", op, label, oneLine(err.Error(), password)),
-			cause: contextCause(err),
-		}
-	}
-	cc, err := cfg.ConnConfig()
+	conn, label, password, err := connect(ctx, cfg)
 	if err != nil {
-		return nil, fail("configure", err)
+		return nil, err
 	}
-	// The effective values, which PGHOST, PGPASSWORD and the like may have supplied.
-	label = net.JoinHostPort(cc.Host, strconv.Itoa(int(cc.Port))) + "/" + cc.Database
-	password = cc.Password
-	conn, err := pgx.ConnectConfig(ctx, cc)
-	if err != nil {
-		return nil, fail("connect", err)
-	}
-	r := &Reader{conn: conn, label: label}
-	if err := conn.Ping(ctx); err != nil {
-		conn.Close(context.Background())
-		return nil, fail("ping", err)
-	}
+	r := &Reader{conn: conn, cfg: cfg, label: label}
 	if err := r.detect(ctx); err != nil {
 		conn.Close(context.Background())
-		return nil, fail("detect schema of", err)
+		return nil, openFailure("detect schema of", label, password, err)
 	}
 	return r, nil
 }
 
+// connect opens and pings a connection, returning it with the effective host:port/database
+// and password; its errors are openErrors.
+func connect(ctx context.Context, cfg DBConfig) (conn *pgx.Conn, label, password string, err error) {
+	label, password = cfg.Address(), cfg.Password
+	cc, err := cfg.ConnConfig()
+	if err != nil {
+		return nil, label, password, openFailure("configure", label, password, err)
+	}
+	// The effective values, which PGHOST, PGPASSWORD and the like may have supplied.
+	label = net.JoinHostPort(cc.Host, strconv.Itoa(int(cc.Port))) + "/" + cc.Database
+	password = cc.Password
+	conn, err = pgx.ConnectConfig(ctx, cc)
+	if err != nil {
+		return nil, label, password, openFailure("connect", label, password, err)
+	}
+	if err := conn.Ping(ctx); err != nil {
+		conn.Close(context.Background())
+		return nil, label, password, openFailure("ping", label, password, err)
+	}
+	return conn, label, password, nil
+}
+
+// openFailure makes the openError of operation op on the database label.
+func openFailure(op, label, password string, err error) error {
+	cause := contextCause(err)
+	if cause == nil && transient(err) {
+		cause = ErrConnection
+	}
+	return &openError{
+		msg:   fmt.Sprintf("catalog: %s %s: %s", op, label, oneLine(err.Error(), password)),
+		cause: cause,
+	}
+}
+
+// transient reports whether a failed connect or query may succeed on a new connection:
+// network errors, a server starting up or shutting down, a terminated backend, an SSH tunnel
+// that lost its connection. Authentication and query errors are not.
+func transient(err error) bool {
+	var se *sshError
+	if errors.As(err, &se) {
+		return se.transient
+	}
+	if errors.Is(err, ErrConnection) {
+		return true
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch {
+		case strings.HasPrefix(pe.Code, "08"), // connection exception
+			pe.Code == "57P01", // admin_shutdown: terminated by pg_terminate_backend or a restart
+			pe.Code == "57P02", // crash_shutdown
+			pe.Code == "57P03", // cannot_connect_now: starting up or shutting down
+			pe.Code == "53300": // too_many_connections
+			return true
+		}
+		return false
+	}
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+}
+
 // openError is an error of Open: a one-line message free of the password. It unwraps only
-// to a context error, so callers can tell an interrupted connect from a failed one without
-// reaching the driver's error, which holds the whole configuration.
+// to a context error or ErrConnection, so callers can tell an interrupted or lost connect
+// from a failed one without reaching the driver's error, which holds the whole configuration.
 type openError struct {
 	msg   string
-	cause error // context.Canceled, context.DeadlineExceeded or nil
+	cause error // context.Canceled, context.DeadlineExceeded, ErrConnection or nil
 }
 
 func (e *openError) Error() string { return e.msg }
@@ -205,6 +261,28 @@ func (r *Reader) Close() {
 		_ = r.conn.Close(ctx)
 		r.conn = nil
 	}
+}
+
+// Reconnect replaces the Reader's connection with a new one made from the same DBConfig,
+// after a query failed with a connection error (IsConnectionError). A DialFunc is used
+// again, so an SSH Tunnel first replaces an SSH connection that was lost. The schema
+// detected by Open is kept. Its errors are those of Open; the Reader stays usable for
+// another Reconnect after a failed one.
+func (r *Reader) Reconnect(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.conn == nil {
+		return errClosed
+	}
+	closeCtx, cancel := context.WithTimeout(ctx, time.Second)
+	_ = r.conn.Close(closeCtx)
+	cancel()
+	conn, _, _, err := connect(ctx, r.cfg)
+	if err != nil {
+		return err
+	}
+	r.conn = conn
+	return nil
 }
 
 // Available reports whether the kind's table exists in this database.
@@ -273,6 +351,10 @@ type ScanOptions struct {
 	Offset   int64 // records to skip first, in id order (the old tool's --offset); 0 = none
 	Limit    int64 // records to read at most after the offset; 0 = no limit
 	PageSize int   // rows per query and per callback; 0 = DefaultPageSize
+
+	// AfterID, when set, starts the scan after the record with this id, as when resuming
+	// after the last page handled; Offset is ignored then. nil = from the first record.
+	AfterID *int64
 }
 
 // DefaultPageSize is the PageSize used when ScanOptions leaves it zero.
@@ -427,7 +509,9 @@ func (r *Reader) Scan(ctx context.Context, kind Kind, opts ScanOptions, fn func(
 
 	var after int64
 	started := false // whether after holds a starting id
-	if opts.Offset > 0 {
+	if opts.AfterID != nil {
+		after, started = *opts.AfterID, true
+	} else if opts.Offset > 0 {
 		sql := "SELECT id::bigint FROM " + q.from + " ORDER BY id LIMIT 1 OFFSET $1"
 		var id int64
 		err := r.locked(func(conn *pgx.Conn) error {
@@ -525,12 +609,23 @@ func (r *Reader) Count(ctx context.Context, kind Kind) (int64, error) {
 // errClosed is returned by methods of a closed Reader.
 var errClosed = errors.New("reader is closed")
 
-// locked runs fn with the connection while holding the Reader's lock.
+// locked runs fn with the connection while holding the Reader's lock. An error that closed
+// the connection (other than a context's) comes back wrapping ErrConnection.
 func (r *Reader) locked(fn func(*pgx.Conn) error) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.conn == nil {
 		return errClosed
 	}
-	return fn(r.conn)
+	err := fn(r.conn)
+	if err != nil && contextCause(err) == nil && (r.conn.IsClosed() || transient(err)) {
+		return &connError{err}
+	}
+	return err
 }
+
+// connError is a query error caused by a lost connection.
+type connError struct{ err error }
+
+func (e *connError) Error() string   { return e.err.Error() }
+func (e *connError) Unwrap() []error { return []error{ErrConnection, e.err} }

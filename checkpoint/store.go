@@ -27,15 +27,25 @@ type writer struct {
 	objects *bolt.Bucket
 	index   [len(statusBuckets)]*bolt.Bucket
 	counter *bolt.Bucket
-	deltas  map[string]*[2]int64
+	deltas  map[countKey]*[2]int64
 	now     time.Time
+	// buf holds the encoded values put in this transaction, one allocation for many objects;
+	// bbolt keeps referring to a value until the transaction ends, so bytes once handed out
+	// are never overwritten (append may move on to a new array, leaving the old one intact).
+	buf []byte
+}
+
+// countKey is a kind × status counter in the writer's deltas, stored as counterKey.
+type countKey struct {
+	kind   string
+	status Status
 }
 
 func newWriter(tx *bolt.Tx) *writer {
 	w := &writer{
 		objects: tx.Bucket(bucketObjects),
 		counter: tx.Bucket(bucketCounters),
-		deltas:  make(map[string]*[2]int64),
+		deltas:  make(map[countKey]*[2]int64),
 		now:     time.Now().UTC(),
 	}
 	w.objects.FillPercent = fillPercent
@@ -53,7 +63,7 @@ func indexOf(s Status) int {
 
 // count adds objs objects and n bytes to the kind × status counter.
 func (w *writer) count(kind string, s Status, objs, n int64) {
-	key := counterKey(kind, s)
+	key := countKey{kind, s}
 	d := w.deltas[key]
 	if d == nil {
 		d = new([2]int64)
@@ -65,7 +75,17 @@ func (w *writer) count(kind string, s Status, objs, n int64) {
 
 // put stores o under key.
 func (w *writer) put(key []byte, o Object) error {
-	return w.objects.Put(key, appendObject(make([]byte, 0, encodedSizeHint(o)), o))
+	start := len(w.buf)
+	w.buf = appendObject(w.buf, o)
+	return w.objects.Put(key, w.buf[start:len(w.buf):len(w.buf)])
+}
+
+// reserve makes room in buf for about n more bytes of values, so that the puts of a
+// transaction share one allocation.
+func (w *writer) reserve(n int) {
+	if cap(w.buf)-len(w.buf) < n {
+		w.buf = make([]byte, 0, n)
+	}
 }
 
 // setStatus stores o, the new state of old under key, moving the key between status indexes
@@ -92,7 +112,7 @@ func (w *writer) flush() error {
 		if d[0] == 0 && d[1] == 0 {
 			continue
 		}
-		k := []byte(key)
+		k := []byte(counterKey(key.kind, key.status))
 		objs, n := decodeCounter(w.counter.Get(k))
 		objs += d[0]
 		n += d[1]
@@ -133,14 +153,26 @@ func (db *DB) Merge(objs []Object) (added, known int, err error) {
 		obj *Object
 	}
 	items := make([]item, len(objs))
+	keyBytes, valueBytes := 0, 0
+	for i := range objs {
+		keyBytes += len(objs[i].Kind) + len(objs[i].Attachment) + len(objs[i].Style) + 23
+		valueBytes += encodedSizeHint(objs[i])
+	}
+	keys := make([]byte, 0, keyBytes) // one allocation for every key
 	for i := range objs {
 		if err := objs[i].validateIdentity(); err != nil {
 			return 0, 0, fmt.Errorf("checkpoint: merge: %w", err)
 		}
-		items[i] = item{appendID(nil, objs[i]), &objs[i]}
+		start := len(keys)
+		keys = appendID(keys, objs[i])
+		items[i] = item{keys[start:len(keys):len(keys)], &objs[i]}
 	}
 	// Ascending keys make bbolt's work sequential; stable so that the last duplicate wins below.
-	sort.SliceStable(items, func(i, j int) bool { return bytes.Compare(items[i].key, items[j].key) < 0 })
+	// Plan's pages usually arrive sorted already.
+	byKey := func(a, b item) int { return bytes.Compare(a.key, b.key) }
+	if !slices.IsSortedFunc(items, byKey) {
+		slices.SortStableFunc(items, byKey)
+	}
 	uniq := items[:0]
 	for i, it := range items {
 		if i+1 < len(items) && bytes.Equal(it.key, items[i+1].key) {
@@ -152,6 +184,7 @@ func (db *DB) Merge(objs []Object) (added, known int, err error) {
 	err = db.update(func(tx *bolt.Tx) error {
 		added, known = 0, 0
 		w := newWriter(tx)
+		w.reserve(valueBytes)
 		// Keys past the largest stored one are new without a lookup: a first plan only appends.
 		maxKey, _ := w.objects.Cursor().Last()
 		maxKey = slices.Clone(maxKey)

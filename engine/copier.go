@@ -3,6 +3,9 @@ package engine
 import (
 	"bufio"
 	"context"
+	"crypto/md5"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -32,7 +35,11 @@ type copier struct {
 	retries   int
 	base, max time.Duration
 	log       zerolog.Logger
-	retried   atomic.Int64
+	retried   *atomic.Int64 // retried requests, counted for the monitor
+
+	// noContentMD5 stops sending the source's ETag as Content-MD5 (for sources whose ETags
+	// are not MD5s although they look like one: SSE-KMS, SSE-C).
+	noContentMD5 bool
 }
 
 // copyObject tries o until it is done, missing, failed for good, or the retries run out.
@@ -55,7 +62,7 @@ func (c *copier) copyObject(work context.Context, o checkpoint.Object) (u checkp
 			return u, false, nil
 		case storage.IsBucketWide(err):
 			return u, false, err
-		case storage.IsRetryable(err) && attempt < c.retries:
+		case (storage.IsRetryable(err) || storage.IsCorrupted(err)) && attempt < c.retries:
 			c.retried.Add(1)
 			d := backoff(c.base, c.max, attempt)
 			c.log.Debug().Str("id", u.ID).Int("attempt", attempt+1).Dur("wait", d).Err(err).Msg("retrying")
@@ -64,7 +71,10 @@ func (c *copier) copyObject(work context.Context, o checkpoint.Object) (u checkp
 			}
 		default:
 			u.Status, u.Error = checkpoint.Failed, err.Error()
-			if storage.IsRetryable(err) {
+			switch {
+			case storage.IsCorrupted(err) && !c.noContentMD5:
+				u.Error = fmt.Sprintf("gave up after %d attempts, the body never arrived intact: %s (if the source encrypts with SSE-KMS or SSE-C its ETags are not MD5s: set [sync] content_md5 = false)", u.Attempts, err)
+			case storage.IsRetryable(err) || storage.IsCorrupted(err):
 				u.Error = fmt.Sprintf("gave up after %d attempts: %s", u.Attempts, err)
 			}
 			return u, true, nil
@@ -114,7 +124,22 @@ func (c *copier) put(ctx context.Context, o checkpoint.Object, key string, body 
 	if opts.CacheControl == "" {
 		opts.CacheControl = MastodonCacheControl
 	}
+	if !c.noContentMD5 {
+		// The destination then verifies every byte: a body corrupted on the way is refused
+		// (BadDigest) and copied again, never stored as done.
+		opts.ContentMD5 = etagMD5(info.ETag)
+	}
 	return c.dst.Put(ctx, key, body, info.Size, opts)
+}
+
+// etagMD5 returns the base64 Content-MD5 for an ETag that is a plain MD5 (32 hex digits; a
+// multipart ETag has a "-N" suffix), else "".
+func etagMD5(etag string) string {
+	sum, err := hex.DecodeString(strings.Trim(etag, `"`))
+	if err != nil || len(sum) != md5.Size {
+		return ""
+	}
+	return base64.StdEncoding.EncodeToString(sum)
 }
 
 // backoff is the wait before retry number attempt+1: exponential from base, capped at max,

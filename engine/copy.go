@@ -46,6 +46,15 @@ type CopyOptions struct {
 	FlushSize     int           // results per checkpoint transaction, 0 = 500
 	ProgressEvery time.Duration // progress log and status file interval, 0 = 10s
 	StatusFile    string        // where the status snapshot for `report` goes, "" = none
+	StatusAddr    string        // the status server's address, recorded in the status file; "" = none
+	Command       string        // the command recorded in the status file, "" = "copy"
+
+	// Monitor, when set, receives the run's live state (for progress bars and the status
+	// server); nil = Copy keeps its own.
+	Monitor *Monitor
+	// QuietProgress turns the periodic progress log lines off (a progress bar shows progress
+	// instead); the status file is still written.
+	QuietProgress bool
 
 	Log zerolog.Logger
 }
@@ -71,8 +80,10 @@ func Copy(ctx context.Context, db *checkpoint.DB, src Source, dst Destination, o
 	start := time.Now()
 	prog, err := newProgress(db, opts)
 	if err != nil {
+		opts.Monitor.setPhase(PhaseFailed, err.Error())
 		return CopySummary{}, err
 	}
+	mon := opts.Monitor
 
 	// work is cancelled after the grace period, on Abort, or when the checkpoint fails.
 	work, cancelWork := context.WithCancel(context.Background())
@@ -85,6 +96,7 @@ func Copy(ctx context.Context, db *checkpoint.DB, src Source, dst Destination, o
 		case <-finished:
 			return
 		}
+		mon.setPhase(PhaseStopping, "")
 		opts.Log.Warn().Dur("grace", opts.Grace).Msg("stopping: no new objects; letting in-flight copies finish (press Ctrl-C again to stop at once)")
 		t := time.NewTimer(opts.Grace)
 		defer t.Stop()
@@ -96,9 +108,9 @@ func Copy(ctx context.Context, db *checkpoint.DB, src Source, dst Destination, o
 		cancelWork()
 	}()
 
-	c := &copier{src: src, dst: dst, retries: opts.Retries, base: opts.BackoffBase, max: opts.BackoffMax, log: opts.Log}
+	c := &copier{src: src, dst: dst, retries: opts.Retries, base: opts.BackoffBase, max: opts.BackoffMax, log: opts.Log, retried: &mon.retries}
 	jobs := make(chan checkpoint.Object)
-	results := make(chan checkpoint.Update, opts.Concurrency)
+	results := make(chan result, opts.Concurrency)
 
 	var g errgroup.Group
 	var producerErr error
@@ -112,9 +124,11 @@ func Copy(ctx context.Context, db *checkpoint.DB, src Source, dst Destination, o
 	for i := 0; i < opts.Concurrency; i++ {
 		g.Go(func() error {
 			for o := range jobs {
+				mon.inflight.Add(1)
 				u, ok, stop := c.copyObject(work, o)
+				mon.inflight.Add(-1)
 				if ok {
-					results <- u
+					results <- result{Update: u, kind: o.Kind, size: o.Size, key: RowOf(o).Key}
 				}
 				if stop != nil {
 					stopOnce.Do(func() {
@@ -134,17 +148,22 @@ func Copy(ctx context.Context, db *checkpoint.DB, src Source, dst Destination, o
 	// The writer: this goroutine commits results in batches, never reporting an object
 	// before its transaction commits.
 	var writeErr error
-	batch := make([]checkpoint.Update, 0, opts.FlushSize)
+	batch := make([]result, 0, opts.FlushSize)
+	updates := make([]checkpoint.Update, 0, opts.FlushSize)
 	flush := func() {
 		if len(batch) == 0 {
 			return
 		}
 		if writeErr == nil {
-			if err := db.Apply(batch); err != nil {
+			updates = updates[:0]
+			for _, r := range batch {
+				updates = append(updates, r.Update)
+			}
+			if err := db.Apply(updates); err != nil {
 				writeErr = fmt.Errorf("checkpoint: %w", err)
 				cancelWork()
 			} else {
-				prog.committed(batch)
+				mon.committed(batch, time.Now())
 			}
 		}
 		batch = batch[:0]
@@ -153,6 +172,8 @@ func Copy(ctx context.Context, db *checkpoint.DB, src Source, dst Destination, o
 	defer flushTick.Stop()
 	progTick := time.NewTicker(opts.ProgressEvery)
 	defer progTick.Stop()
+	sampleTick := time.NewTicker(time.Second)
+	defer sampleTick.Stop()
 	prog.report(false)
 loop:
 	for {
@@ -169,12 +190,15 @@ loop:
 			flush()
 		case <-progTick.C:
 			prog.report(false)
+		case t := <-sampleTick.C:
+			mon.sample(t)
 		}
 	}
 	flush()
+	mon.sample(time.Now())
 
 	sum := prog.summary()
-	sum.Retries = c.retried.Load()
+	sum.Retries = mon.retries.Load()
 	sum.Elapsed = time.Since(start)
 	sum.Interrupted = ctx.Err() != nil
 	for _, err := range []error{producerErr, stopErr} {
@@ -187,8 +211,24 @@ loop:
 	} else if writeErr == nil {
 		writeErr = err
 	}
+	switch {
+	case writeErr != nil:
+		mon.setPhase(PhaseFailed, writeErr.Error())
+	case sum.Interrupted:
+		mon.setPhase(PhaseInterrupted, "")
+	default:
+		mon.setPhase(PhaseDone, "")
+	}
 	prog.report(true)
 	return sum, writeErr
+}
+
+// result is a copy result on its way to the writer, with what the monitor needs to know.
+type result struct {
+	checkpoint.Update
+	kind string
+	size int64  // the size the database knows, counted under pending until now
+	key  string // the computed key, for failure reports
 }
 
 // produce feeds pending objects to the workers in ID order, a page at a time, until the work
@@ -233,6 +273,12 @@ func (o CopyOptions) withDefaults() CopyOptions {
 	}
 	if o.FlushSize <= 0 {
 		o.FlushSize = 500
+	}
+	if o.Monitor == nil {
+		o.Monitor = NewMonitor()
+	}
+	if o.Command == "" {
+		o.Command = "copy"
 	}
 	def(&o.BackoffBase, 500*time.Millisecond)
 	def(&o.BackoffMax, 30*time.Second)

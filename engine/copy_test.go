@@ -3,6 +3,9 @@ package engine
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -29,7 +32,9 @@ type fakeBucket struct {
 	putErr  func(key string) error
 	gets    map[string]int
 	puts    map[string]storage.PutOptions
-	block   chan struct{} // when set, Put waits for it (or ctx)
+	block   chan struct{}                      // when set, Put waits for it (or ctx)
+	etags   bool                               // Get reports the body's MD5 as ETag, Put verifies Content-MD5
+	corrupt func(key string, attempt int) bool // Get flips a byte of the body
 }
 
 type fakeObject struct {
@@ -63,7 +68,16 @@ func (b *fakeBucket) Get(ctx context.Context, key string) (io.ReadCloser, storag
 	}
 	info := o.info
 	info.Size = int64(len(o.body))
-	return io.NopCloser(bytes.NewReader(o.body)), info, nil
+	body := o.body
+	if b.etags {
+		sum := md5.Sum(body)
+		info.ETag = hex.EncodeToString(sum[:])
+	}
+	if b.corrupt != nil && b.corrupt(key, n) && len(body) > 0 {
+		body = append([]byte(nil), body...)
+		body[len(body)/2] ^= 0xff
+	}
+	return io.NopCloser(bytes.NewReader(body)), info, nil
 }
 
 func (b *fakeBucket) Put(ctx context.Context, key string, body io.Reader, size int64, opts storage.PutOptions) error {
@@ -85,6 +99,12 @@ func (b *fakeBucket) Put(ctx context.Context, key string, body io.Reader, size i
 	}
 	if int64(len(data)) != size {
 		return fmt.Errorf("short body: %d of %d", len(data), size)
+	}
+	if opts.ContentMD5 != "" {
+		sum := md5.Sum(data)
+		if base64.StdEncoding.EncodeToString(sum[:]) != opts.ContentMD5 {
+			return &storage.Error{Op: "put", Bucket: "dst", Key: key, Code: "BadDigest", Status: 400, Message: "The Content-MD5 you specified did not match what we received."}
+		}
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()

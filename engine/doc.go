@@ -7,6 +7,9 @@
 // commits after the destination accepted its body, so a run stopped at any moment leaves a
 // checkpoint from which the next run continues.
 //
+// A copy keeps its live state in a Monitor (counts per kind and status, rates, recent
+// failures) for progress bars and for the status server of package engine/statusserver.
+//
 // engine holds no Mastodon knowledge (that is package catalog's) and never imports the S3
 // SDK (package storage classifies its errors).
 package engine

@@ -33,6 +33,29 @@ type PlanOptions struct {
 	OnStart func(kind catalog.Kind, records int64)
 	// OnPage, when set, is called after every committed page with the kind's running summary.
 	OnPage func(KindSummary)
+
+	// Reconnects is how many times in a row plan reconnects to the database after losing the
+	// connection (see catalog.IsConnectionError) before it gives up; it then continues after
+	// the last committed page. 0 = DefaultPlanReconnects; negative = never reconnect.
+	Reconnects int
+	// ReconnectBackoff is the wait before the first reconnection, doubled for each further
+	// one in a row up to MaxPlanBackoff; 0 = DefaultPlanBackoff.
+	ReconnectBackoff time.Duration
+}
+
+// Reconnection defaults of PlanOptions: 1+2+4+8+16+16 s, about a minute of outage in all.
+const (
+	DefaultPlanReconnects = 6
+	DefaultPlanBackoff    = time.Second
+	MaxPlanBackoff        = 16 * time.Second
+)
+
+// Reconnector is a Catalog that can replace a lost database connection; *catalog.Reader
+// implements it. Plan uses it when the Catalog has it.
+type Reconnector interface {
+	// Reconnect opens a new connection in place of the lost one; its error wraps
+	// catalog.ErrConnection when trying again later may succeed.
+	Reconnect(ctx context.Context) error
 }
 
 // KindSummary is what plan did for one kind.
@@ -48,8 +71,10 @@ type KindSummary struct {
 }
 
 // Plan snapshots the database into the checkpoint, one transaction per page, so memory stays
-// flat and an interrupted plan keeps every page it committed. A kind whose table is missing is
-// reported and skipped; other errors stop the plan.
+// flat and an interrupted plan keeps every page it committed. A lost database connection
+// (server restarted, SSH tunnel dropped) is replaced with backoff, and reading continues
+// after the last committed page, so no record is read twice or skipped and Limit still
+// holds. A kind whose table is missing is reported and skipped; other errors stop the plan.
 func Plan(ctx context.Context, cat Catalog, db *checkpoint.DB, opts PlanOptions) ([]KindSummary, error) {
 	kinds := opts.Kinds
 	if len(kinds) == 0 {
@@ -62,35 +87,7 @@ func Plan(ctx context.Context, cat Catalog, db *checkpoint.DB, opts PlanOptions)
 		if opts.OnStart != nil {
 			opts.OnStart(kind, planned(ctx, cat, kind, opts))
 		}
-		last := time.Now()
-		err := cat.Scan(ctx, kind, catalog.ScanOptions{Offset: opts.Offset, Limit: opts.Limit, PageSize: opts.PageSize},
-			func(p catalog.Page) error {
-				objs := make([]checkpoint.Object, len(p.Objects))
-				for i, o := range p.Objects {
-					objs[i] = checkpointObject(o)
-				}
-				added, known, err := db.Merge(objs)
-				if err != nil {
-					return fmt.Errorf("checkpoint: %w", err)
-				}
-				sum.Records += int64(p.Records)
-				sum.Objects += int64(len(objs))
-				sum.New += int64(added)
-				sum.Known += int64(known)
-				sum.Skipped += int64(p.Skipped)
-				if opts.OnPage != nil {
-					opts.OnPage(sum)
-				}
-				for _, why := range p.Invalid {
-					opts.Log.Warn().Str("kind", string(kind)).Msg("skipped: " + why)
-				}
-				if time.Since(last) >= 10*time.Second {
-					last = time.Now()
-					opts.Log.Info().Str("kind", string(kind)).Int64("records", sum.Records).
-						Int64("objects", sum.Objects).Int64("last_id", p.LastID).Msg("planning")
-				}
-				return ctx.Err()
-			})
+		err := planKind(ctx, cat, db, kind, opts, &sum)
 		if errors.Is(err, catalog.ErrNoTable) {
 			sum.Err, sum.Note = err, "table not found, skipped"
 			opts.Log.Warn().Str("kind", string(kind)).Err(err).Msg("kind skipped")
@@ -106,9 +103,132 @@ func Plan(ctx context.Context, cat Catalog, db *checkpoint.DB, opts PlanOptions)
 	return out, nil
 }
 
+// planKind reads one kind into the checkpoint, page by page, reconnecting after a lost
+// connection and resuming after the last committed page.
+func planKind(ctx context.Context, cat Catalog, db *checkpoint.DB, kind catalog.Kind, opts PlanOptions, sum *KindSummary) error {
+	var (
+		lastID   int64
+		resume   bool // lastID holds the last committed record's id
+		failures int  // connection losses since the last committed page
+		logged   = time.Now()
+	)
+	commit := func(p catalog.Page) error {
+		objs := make([]checkpoint.Object, len(p.Objects))
+		for i, o := range p.Objects {
+			objs[i] = checkpointObject(o)
+		}
+		added, known, err := db.Merge(objs)
+		if err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
+		lastID, resume, failures = p.LastID, true, 0
+		sum.Records += int64(p.Records)
+		sum.Objects += int64(len(objs))
+		sum.New += int64(added)
+		sum.Known += int64(known)
+		sum.Skipped += int64(p.Skipped)
+		if opts.OnPage != nil {
+			opts.OnPage(*sum)
+		}
+		for _, why := range p.Invalid {
+			opts.Log.Warn().Str("kind", string(kind)).Msg("skipped: " + why)
+		}
+		if time.Since(logged) >= 10*time.Second {
+			logged = time.Now()
+			opts.Log.Info().Str("kind", string(kind)).Int64("records", sum.Records).
+				Int64("objects", sum.Objects).Int64("last_id", p.LastID).Msg("planning")
+		}
+		return ctx.Err()
+	}
+	for {
+		so := catalog.ScanOptions{Offset: opts.Offset, Limit: opts.Limit, PageSize: opts.PageSize}
+		if resume {
+			after := lastID
+			so.AfterID = &after
+			if opts.Limit > 0 {
+				so.Limit = opts.Limit - sum.Records // records already read count toward the limit
+				if so.Limit <= 0 {
+					return nil
+				}
+			}
+		}
+		err := scanPipelined(ctx, cat, kind, so, commit) // reads the next page while committing this one
+		if err == nil || ctx.Err() != nil || !catalog.IsConnectionError(err) {
+			return err
+		}
+		rc, ok := cat.(Reconnector)
+		if !ok {
+			return err
+		}
+		if err := reconnect(ctx, rc, kind, opts, &failures, lastID, resume, err); err != nil {
+			return err
+		}
+	}
+}
+
+// reconnect waits and reconnects until a connection is made, counting failures in a row
+// and giving up after opts.Reconnects of them.
+func reconnect(ctx context.Context, rc Reconnector, kind catalog.Kind, opts PlanOptions, failures *int, lastID int64, resume bool, cause error) error {
+	limit := opts.Reconnects
+	if limit == 0 {
+		limit = DefaultPlanReconnects
+	}
+	for {
+		if *failures >= limit {
+			return fmt.Errorf("%w (gave up after %d reconnection attempts)", cause, max(limit, 0))
+		}
+		*failures++
+		wait := planBackoff(opts.ReconnectBackoff, *failures)
+		ev := opts.Log.Warn().Str("kind", string(kind)).Int("attempt", *failures).Int("of", limit).
+			Dur("wait", wait).Str("error", cause.Error())
+		if resume {
+			ev = ev.Int64("after_id", lastID)
+		}
+		ev.Msg("database connection lost; reconnecting")
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		err := rc.Reconnect(ctx)
+		if err == nil {
+			ev := opts.Log.Info().Str("kind", string(kind))
+			if resume {
+				ev = ev.Int64("after_id", lastID)
+			}
+			ev.Msg("reconnected to the database; continuing after the last committed page")
+			return nil
+		}
+		if ctx.Err() != nil || !catalog.IsConnectionError(err) {
+			return err
+		}
+		cause = err
+	}
+}
+
+// planBackoff is the wait before the n-th reconnection in a row (n >= 1).
+func planBackoff(base time.Duration, n int) time.Duration {
+	if base <= 0 {
+		base = DefaultPlanBackoff
+	}
+	d := base
+	for i := 1; i < n && d < MaxPlanBackoff; i++ {
+		d *= 2
+	}
+	return min(d, max(MaxPlanBackoff, base))
+}
+
 // planned is how many records plan will read of kind, -1 when the count fails.
 func planned(ctx context.Context, cat Catalog, kind catalog.Kind, opts PlanOptions) int64 {
 	n, err := cat.Count(ctx, kind)
+	if rc, ok := cat.(Reconnector); ok && catalog.IsConnectionError(err) && ctx.Err() == nil {
+		failures := 0
+		if reconnect(ctx, rc, kind, opts, &failures, 0, false, err) == nil {
+			n, err = cat.Count(ctx, kind)
+		}
+	}
 	if err != nil {
 		return -1
 	}

@@ -7,75 +7,64 @@ import (
 	"github.com/s3sync/s3sync/checkpoint"
 )
 
-// progress counts committed results and logs them; it lives in the writer goroutine only.
+// progress logs the monitor's state and refreshes the status file; it lives in the writer
+// goroutine only.
 type progress struct {
-	db    *checkpoint.DB
-	opts  CopyOptions
-	start time.Time
-	total int64 // objects pending when the run started (capped by the limit)
-
-	done, failed, missing, bytes int64
-	lastLogged                   int64
+	db         *checkpoint.DB
+	opts       CopyOptions
+	mon        *Monitor
+	lastLogged int64
 }
 
+// newProgress counts the run's work from the checkpoint's counters and starts the monitor.
 func newProgress(db *checkpoint.DB, opts CopyOptions) (*progress, error) {
-	total, err := pendingCount(db, opts.Kinds)
+	counts, err := db.Counts()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("checkpoint: %w", err)
 	}
-	if opts.Limit > 0 && total > opts.Limit {
-		total = opts.Limit
-	}
-	return &progress{db: db, opts: opts, start: time.Now(), total: total, lastLogged: -1}, nil
-}
-
-// committed counts a batch after its transaction committed.
-func (p *progress) committed(batch []checkpoint.Update) {
-	for _, u := range batch {
-		switch u.Status {
-		case checkpoint.Done:
-			p.done++
-			p.bytes += u.Bytes
-		case checkpoint.Failed:
-			p.failed++
-		case checkpoint.Missing:
-			p.missing++
-		}
-	}
+	opts.Monitor.begin(counts, opts.Kinds, opts.Limit, time.Now())
+	return &progress{db: db, opts: opts, mon: opts.Monitor, lastLogged: -1}, nil
 }
 
 func (p *progress) summary() CopySummary {
-	return CopySummary{Done: p.done, Failed: p.failed, Missing: p.missing, Bytes: p.bytes}
+	run := p.mon.Snapshot().Run
+	return CopySummary{Done: run.Done.Objects, Failed: run.Failed.Objects, Missing: run.Missing.Objects, Bytes: run.Done.Bytes}
 }
 
-// report logs one progress line and refreshes the status file.
+// report logs one progress line (unless QuietProgress) and refreshes the status file.
 func (p *progress) report(final bool) {
+	snap := p.mon.Snapshot()
 	if p.opts.StatusFile != "" {
 		if counts, err := p.db.Counts(); err == nil {
-			st := Status{PID: pid(), Command: "copy", Running: !final, StartedAt: p.start, UpdatedAt: time.Now(), Counts: counts}
+			st := Status{PID: pid(), Command: p.opts.Command, Running: !final, StartedAt: snap.StartedAt, UpdatedAt: time.Now(),
+				Counts: counts, StatusAddr: p.opts.StatusAddr}
 			if err := WriteStatus(p.opts.StatusFile, st); err != nil {
 				p.opts.Log.Warn().Err(err).Msg("cannot write the status file")
 			}
 		}
 	}
-	n := p.done + p.failed + p.missing
-	if final || n == p.lastLogged {
+	run := snap.Run
+	n := run.Processed()
+	if final || p.opts.QuietProgress || n == p.lastLogged {
 		return
 	}
 	p.lastLogged = n
-	elapsed := time.Since(p.start)
-	rate := float64(n) / elapsed.Seconds()
-	eta := "unknown"
-	if left := p.total - n; rate > 0 && left >= 0 {
-		eta = time.Duration(float64(left) / rate * float64(time.Second)).Round(time.Second).String()
-	}
 	p.opts.Log.Info().
-		Str("objects", fmt.Sprintf("%d/%d", n, p.total)).
-		Int64("done", p.done).Int64("failed", p.failed).Int64("missing", p.missing).
-		Str("bytes", FormatBytes(p.bytes)).
-		Str("rate", fmt.Sprintf("%.1f obj/s, %s/s", rate, FormatBytes(int64(float64(p.bytes)/elapsed.Seconds())))).
-		Str("eta", eta).
+		Str("objects", fmt.Sprintf("%d/%d", n, run.Total.Objects)).
+		Int64("done", run.Done.Objects).Int64("failed", run.Failed.Objects).Int64("missing", run.Missing.Objects).
+		Str("bytes", FormatBytes(run.Done.Bytes)).
+		Str("rate", fmt.Sprintf("%.1f obj/s, %s/s", snap.ObjectsPerSec, FormatBytes(int64(snap.BytesPerSec)))).
+		Str("eta", FormatETA(snap.ETASeconds)).
+		Int64("inflight", snap.InFlight).
 		Msg("copying")
+}
+
+// FormatETA prints an ETA in seconds as "1h2m3s"; a negative one is "unknown".
+func FormatETA(secs float64) string {
+	if secs < 0 {
+		return "unknown"
+	}
+	return (time.Duration(secs * float64(time.Second))).Round(time.Second).String()
 }
 
 // FormatBytes prints n in binary units: 0 B, 1.5 KiB, 3.2 GiB.

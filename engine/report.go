@@ -103,12 +103,28 @@ func formatCount(c checkpoint.Count) string {
 
 // WriteCSV writes one line per object matching f, streaming from the checkpoint.
 func WriteCSV(w io.Writer, db *checkpoint.DB, f checkpoint.Filter) error {
+	return WriteCSVRows(w, eachRow(db, f))
+}
+
+// WriteJSON writes a JSON array with one element per object matching f, streaming.
+func WriteJSON(w io.Writer, db *checkpoint.DB, f checkpoint.Filter) error {
+	return WriteJSONRows(w, eachRow(db, f))
+}
+
+// eachRow yields the rows of the objects matching f.
+func eachRow(db *checkpoint.DB, f checkpoint.Filter) func(func(Row) error) error {
+	return func(yield func(Row) error) error {
+		return db.Each(f, func(o checkpoint.Object) error { return yield(RowOf(o)) })
+	}
+}
+
+// WriteCSVRows writes the CSV header, then one line per row that each yields.
+func WriteCSVRows(w io.Writer, each func(yield func(Row) error) error) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write(CSVHeader); err != nil {
 		return err
 	}
-	err := db.Each(f, func(o checkpoint.Object) error {
-		r := RowOf(o)
+	err := each(func(r Row) error {
 		return cw.Write([]string{r.Kind, strconv.FormatInt(r.RecordID, 10), r.Attachment, r.Style, r.Key,
 			r.Status, strconv.Itoa(r.Attempts), strconv.FormatInt(r.Bytes, 10), r.Error, r.UpdatedAt.Format(time.RFC3339)})
 	})
@@ -119,14 +135,14 @@ func WriteCSV(w io.Writer, db *checkpoint.DB, f checkpoint.Filter) error {
 	return cw.Error()
 }
 
-// WriteJSON writes a JSON array with one element per object matching f, streaming.
-func WriteJSON(w io.Writer, db *checkpoint.DB, f checkpoint.Filter) error {
+// WriteJSONRows writes a JSON array with one element per row that each yields, streaming.
+func WriteJSONRows(w io.Writer, each func(yield func(Row) error) error) error {
 	if _, err := io.WriteString(w, "["); err != nil {
 		return err
 	}
 	first := true
-	err := db.Each(f, func(o checkpoint.Object) error {
-		data, err := json.Marshal(RowOf(o))
+	err := each(func(r Row) error {
+		data, err := json.Marshal(r)
 		if err != nil {
 			return err
 		}

@@ -21,6 +21,8 @@ type Status struct {
 	StartedAt time.Time                                         `json:"started_at"`
 	UpdatedAt time.Time                                         `json:"updated_at"`
 	Counts    map[string]map[checkpoint.Status]checkpoint.Count `json:"counts"`
+	// StatusAddr is the host:port of the copy's status server, "" when it has none.
+	StatusAddr string `json:"status_addr,omitempty"`
 }
 
 // StatusPath is where the status snapshot of the checkpoint at path lives.

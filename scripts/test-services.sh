@@ -2,6 +2,8 @@
 # Starts the services the integration tests need, installing what is missing:
 #   - PostgreSQL (Debian's cluster) with a superuser role s3sync/s3sync on 127.0.0.1:5432
 #   - the Versity S3 Gateway (posix backend, temporary root) on 127.0.0.1:$S3SYNC_TEST_S3_PORT
+#   - Debian's chromium, for the headless browser test of the status page
+#   - OpenSSH's sshd (user s3sync-ssh, keys in .tools/sshd) on 127.0.0.1:$S3SYNC_TEST_SSH_PORT (2222)
 # and writes .tools/test-env.sh, which exports the S3SYNC_TEST_* variables the tests read.
 # Safe to run repeatedly: what already runs is reused.
 set -euo pipefail
@@ -55,6 +57,12 @@ DO \$\$BEGIN
 END\$\$;
 SQL
 
+# --- Chromium (browser test of the status page) ----------------------------------
+# Debian's package; the test drives it headless with chromedp at /usr/bin/chromium.
+if [ ! -x /usr/bin/chromium ]; then
+  apt_install --no-install-recommends chromium fonts-liberation
+fi
+
 # --- Versity S3 Gateway ---------------------------------------------------------
 vgw="$tools/versitygw"
 if [ ! -x "$vgw" ]; then
@@ -75,10 +83,130 @@ if ! s3_up; then
   s3_up || { log "versitygw did not start; see $s3root/versitygw.log"; cat "$s3root/versitygw.log" >&2; exit 1; }
 fi
 
+# --- OpenSSH server (SSH tunnel tests) ------------------------------------------
+# Debian's sshd on 127.0.0.1:$SSH_PORT, in front of the test PostgreSQL, with its own host key,
+# config and user keys in .tools/sshd. Logins as $SSH_USER (a system user without shell or home,
+# created here) by key (ed25519, passphrase-protected ed25519, RSA, ECDSA) or by password.
+SSH_PORT=${S3SYNC_TEST_SSH_PORT:-2222}
+SSH_USER=s3sync-ssh
+SSH_PASSPHRASE=s3sync-test-passphrase
+sshd_bin=/usr/sbin/sshd
+sshd_dir="$tools/sshd"
+ssh_env=
+if [ "$(id -u)" != 0 ]; then
+  log "not root: no test sshd (it needs a system user); the SSH tunnel tests will be skipped"
+else
+  if [ ! -x "$sshd_bin" ]; then
+    # Keep the package from starting the system's own sshd on port 22.
+    guard=
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+      printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+      chmod +x /usr/sbin/policy-rc.d
+      guard=1
+    fi
+    apt_install openssh-server
+    if [ -n "$guard" ]; then rm -f /usr/sbin/policy-rc.d; fi
+  fi
+  mkdir -p "$sshd_dir" /run/sshd
+  chmod 755 "$sshd_dir"
+  if ! id "$SSH_USER" >/dev/null 2>&1; then
+    log "creating system user $SSH_USER (no shell, no home) for the test sshd"
+    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$SSH_USER"
+  fi
+  # A random password, kept in .tools: the user must not be reachable with a published one.
+  if [ ! -s "$sshd_dir/password" ]; then
+    (umask 077; head -c 24 /dev/urandom | base64 | tr -d '/+=\n' >"$sshd_dir/password")
+  fi
+  SSH_PASS=$(cat "$sshd_dir/password")
+  echo "$SSH_USER:$SSH_PASS" | chpasswd
+  keygen() { # file type bits passphrase
+    if [ ! -s "$sshd_dir/$1" ]; then
+      ssh-keygen -q -t "$2" -b "$3" -N "$4" -C "s3sync-test-$1" -f "$sshd_dir/$1"
+    fi
+  }
+  keygen ssh_host_ed25519_key ed25519 256 ""
+  keygen id_ed25519 ed25519 256 ""
+  keygen id_ed25519_encrypted ed25519 256 "$SSH_PASSPHRASE"
+  keygen id_rsa rsa 3072 ""
+  keygen id_ecdsa ecdsa 256 ""
+  cat "$sshd_dir/id_ed25519.pub" "$sshd_dir/id_ed25519_encrypted.pub" "$sshd_dir/id_rsa.pub" \
+    "$sshd_dir/id_ecdsa.pub" >"$sshd_dir/authorized_keys"
+  chmod 644 "$sshd_dir/authorized_keys"
+  known_host="[127.0.0.1]:$SSH_PORT"
+  if [ "$SSH_PORT" = 22 ]; then known_host=127.0.0.1; fi
+  echo "$known_host $(cut -d' ' -f1,2 "$sshd_dir/ssh_host_ed25519_key.pub")" >"$sshd_dir/known_hosts"
+  # Port apart from ListenAddress, so tests can start a private instance with -p.
+  cat >"$sshd_dir/sshd_config.new" <<CONF
+ListenAddress 127.0.0.1
+Port $SSH_PORT
+PidFile $sshd_dir/sshd.pid
+HostKey $sshd_dir/ssh_host_ed25519_key
+AuthorizedKeysFile $sshd_dir/authorized_keys
+AllowUsers $SSH_USER
+PermitRootLogin no
+PubkeyAuthentication yes
+PasswordAuthentication yes
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+AllowTcpForwarding yes
+AllowAgentForwarding no
+X11Forwarding no
+PermitTTY no
+MaxStartups 100
+MaxSessions 100
+LogLevel VERBOSE
+CONF
+  # OpenSSH 9.8+ penalizes addresses that fail to log in; the tests fail on purpose.
+  if "$sshd_bin" -t -f "$sshd_dir/sshd_config.new" -o PerSourcePenalties=no 2>/dev/null; then
+    echo "PerSourcePenalties no" >>"$sshd_dir/sshd_config.new"
+  fi
+  "$sshd_bin" -t -f "$sshd_dir/sshd_config.new"
+  sshd_up() {
+    local pid
+    pid=$(cat "$sshd_dir/sshd.pid" 2>/dev/null) || return 1
+    [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = sshd ]
+  }
+  if sshd_up && ! cmp -s "$sshd_dir/sshd_config.new" "$sshd_dir/sshd_config"; then
+    log "restarting the test sshd: its config changed"
+    kill "$(cat "$sshd_dir/sshd.pid")"
+    for _ in $(seq 1 50); do sshd_up || break; sleep 0.1; done
+  fi
+  mv "$sshd_dir/sshd_config.new" "$sshd_dir/sshd_config"
+  ssh_port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$SSH_PORT") 2>/dev/null; }
+  if ! sshd_up; then
+    if ssh_port_open; then
+      log "127.0.0.1:$SSH_PORT is taken by another program; set S3SYNC_TEST_SSH_PORT to a free port"
+      exit 1
+    fi
+    log "starting sshd on 127.0.0.1:$SSH_PORT (config $sshd_dir/sshd_config)"
+    "$sshd_bin" -f "$sshd_dir/sshd_config" -E "$sshd_dir/sshd.log"
+    for _ in $(seq 1 50); do ssh_port_open && break; sleep 0.1; done
+    ssh_port_open || { log "sshd did not start; see $sshd_dir/sshd.log"; tail -n 20 "$sshd_dir/sshd.log" >&2; exit 1; }
+  fi
+  ssh_env="export S3SYNC_TEST_SSHD=$sshd_bin
+export S3SYNC_TEST_SSH_CONFIG=$sshd_dir/sshd_config
+export S3SYNC_TEST_SSH_HOST=127.0.0.1
+export S3SYNC_TEST_SSH_PORT=$SSH_PORT
+export S3SYNC_TEST_SSH_USER=$SSH_USER
+export S3SYNC_TEST_SSH_PASSWORD=$SSH_PASS
+export S3SYNC_TEST_SSH_KEY=$sshd_dir/id_ed25519
+export S3SYNC_TEST_SSH_KEY_ENCRYPTED=$sshd_dir/id_ed25519_encrypted
+export S3SYNC_TEST_SSH_KEY_PASSPHRASE=$SSH_PASSPHRASE
+export S3SYNC_TEST_SSH_KEY_RSA=$sshd_dir/id_rsa
+export S3SYNC_TEST_SSH_KEY_ECDSA=$sshd_dir/id_ecdsa
+export S3SYNC_TEST_SSH_HOST_KEY=$sshd_dir/ssh_host_ed25519_key.pub
+export S3SYNC_TEST_SSH_KNOWN_HOSTS=$sshd_dir/known_hosts"
+fi
+
 cat >"$tools/test-env.sh" <<ENV
 export S3SYNC_TEST_PG_URL=postgres://$PG_USER:$PG_PASS@127.0.0.1:$PG_PORT/postgres?sslmode=disable
 export S3SYNC_TEST_S3_ENDPOINT=http://127.0.0.1:$S3_PORT
 export S3SYNC_TEST_S3_ACCESS_KEY=$S3_ACCESS
 export S3SYNC_TEST_S3_SECRET_KEY=$S3_SECRET
 ENV
+if [ -n "$ssh_env" ]; then
+  printf '%s\n' "$ssh_env" >>"$tools/test-env.sh"
+  log "ready: sshd 127.0.0.1:$SSH_PORT"
+fi
 log "ready: PostgreSQL 127.0.0.1:$PG_PORT, S3 http://127.0.0.1:$S3_PORT (env in .tools/test-env.sh)"

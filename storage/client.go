@@ -59,6 +59,8 @@ type Config struct {
 	// (connect, response headers and body transfer alike); 0 means DefaultIOTimeout. Such a
 	// failure is retryable.
 	IOTimeout time.Duration
+	// Observer, when set, is told about every request (for metrics); nil means none.
+	Observer Observer
 }
 
 // Client reads and writes objects of one bucket. It is safe for concurrent use.
@@ -121,6 +123,9 @@ func New(cfg Config) (*Client, error) {
 	}
 	if endpoint != "" {
 		opts.BaseEndpoint = aws.String(endpoint)
+	}
+	if cfg.Observer != nil {
+		opts.APIOptions = append(opts.APIOptions, observe(cfg.Observer))
 	}
 	c := &Client{
 		s3:       s3.New(opts),

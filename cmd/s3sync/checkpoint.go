@@ -69,8 +69,12 @@ func checkLocations(db *checkpoint.DB, cfg *Config, record bool) error {
 }
 
 // writeRunning records that a command holds the checkpoint, for `report` to explain the lock.
-func (g *globals) writeRunning(path, command string) {
-	st := engine.Status{PID: os.Getpid(), Command: command, Running: true, StartedAt: time.Now(), UpdatedAt: time.Now()}
+func (g *globals) writeRunning(path, command string) { g.writeRunningAt(path, command, "") }
+
+// writeRunningAt is writeRunning that also records where the command's status server listens
+// ("" = none), for `report` and `status` to ask it.
+func (g *globals) writeRunningAt(path, command, statusAddr string) {
+	st := engine.Status{PID: os.Getpid(), Command: command, Running: true, StartedAt: time.Now(), UpdatedAt: time.Now(), StatusAddr: statusAddr}
 	if err := engine.WriteStatus(engine.StatusPath(path), st); err != nil {
 		g.log.Warn().Err(err).Msg("cannot write the status file")
 	}

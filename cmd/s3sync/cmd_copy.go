@@ -24,6 +24,8 @@ type copyOptions struct {
 	limit       int64
 	dryRun      bool
 	statusAddr  string
+	cpuProfile  string // write a CPU profile here (pprof), "" = none
+	memProfile  string // write a heap profile here at the end, "" = none
 }
 
 func newCopyCommand(g *globals) *cli.Command {
@@ -44,6 +46,7 @@ func newCopyCommand(g *globals) *cli.Command {
 func copyFlags(o *copyOptions, full bool) []cli.Flag {
 	flags := []cli.Flag{
 		&cli.IntFlag{Name: "concurrency", Usage: "copy `N` objects at a time", DefaultText: "[sync] concurrency, else 16", Destination: &o.concurrency},
+		&cli.StringFlag{Name: "status-addr", Usage: "serve a live status page, JSON and metrics on `ADDR` (host:port; a port alone means 127.0.0.1)", DefaultText: "[sync] status_addr, else none", Destination: &o.statusAddr},
 	}
 	if !full {
 		return flags
@@ -53,7 +56,8 @@ func copyFlags(o *copyOptions, full bool) []cli.Flag {
 		&cli.StringFlag{Name: "only", Usage: "comma-separated `KINDS` to copy (default all)", Destination: &o.only},
 		&cli.Int64Flag{Name: "limit", Usage: "copy at most `N` objects in this run", DefaultText: "no limit", Destination: &o.limit},
 		&cli.BoolFlag{Name: "dry-run", Usage: "list what would be copied; touch neither S3 nor the checkpoint", Destination: &o.dryRun},
-		&cli.StringFlag{Name: "status-addr", Usage: "serve live status on `ADDR` (not available yet)", Destination: &o.statusAddr},
+		&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile (go tool pprof) to `FILE`", Destination: &o.cpuProfile},
+		&cli.StringFlag{Name: "memprofile", Usage: "write a heap profile (go tool pprof) to `FILE` at the end", Destination: &o.memProfile},
 	)
 }
 
@@ -71,9 +75,6 @@ func runCopy(c *cli.Context, g *globals, o copyOptions, requeue []checkpoint.Sta
 	}
 	if o.concurrency < 0 || o.limit < 0 {
 		return usageErrorf("", "--concurrency and --limit must not be negative")
-	}
-	if o.statusAddr != "" {
-		return usageErrorf("leave out --status-addr; progress is logged every 10 seconds", "--status-addr is not available yet in this version")
 	}
 	cfg, err := g.config()
 	if err != nil {
@@ -103,11 +104,31 @@ func runCopy(c *cli.Context, g *globals, o copyOptions, requeue []checkpoint.Sta
 		}
 	}
 
-	src, err := storage.New(*cfg.Source)
+	conc := cfg.Concurrency
+	if o.concurrency > 0 {
+		conc = o.concurrency
+	}
+	mon := engine.NewMonitor()
+	srv, err := g.startStatusServer(o.statusAddr, cfg, mon, db,
+		statusRun{command: c.Command.Name, concurrency: conc, kinds: kindNames, limit: o.limit, checkpoint: path})
+	if err != nil {
+		return err
+	}
+	srcCfg, dstCfg := *cfg.Source, *cfg.Destination
+	// An idle connection per worker: with fewer, the connections above the pool's size are
+	// closed after each request and opened again for the next, a round trip each over a WAN.
+	srcCfg.MaxConns = max(srcCfg.MaxConns, conc, storage.DefaultMaxConns)
+	dstCfg.MaxConns = max(dstCfg.MaxConns, conc, storage.DefaultMaxConns)
+	statusAddr := ""
+	if srv != nil {
+		defer srv.Close()
+		srcCfg.Observer, dstCfg.Observer = srv, srv
+		statusAddr = srv.Addr()
+	}
+	src, err := storage.New(srcCfg)
 	if err != nil {
 		return &configError{"s3.source", "", err.Error()}
 	}
-	dstCfg := *cfg.Destination
 	dst, err := storage.New(dstCfg)
 	if err != nil {
 		return &configError{"s3.destination", "", err.Error()}
@@ -131,22 +152,29 @@ func runCopy(c *cli.Context, g *globals, o copyOptions, requeue []checkpoint.Sta
 		return fmt.Errorf("checkpoint: %w", err)
 	}
 
-	conc := cfg.Concurrency
-	if o.concurrency > 0 {
-		conc = o.concurrency
+	stopProfiles, err := startProfiles(o.cpuProfile, o.memProfile)
+	if err != nil {
+		return err
 	}
-	g.writeRunning(path, c.Command.Name)
+	defer stopProfiles()
+	g.writeRunningAt(path, c.Command.Name, statusAddr)
 	defer g.writeStopped(path, db)
 	g.log.Info().Str("from", src.String()).Str("to", dst.String()).Int("concurrency", conc).Msg("copy started")
+	bars := g.startCopyBars(mon)
 	sum, err := engine.Copy(c.Context, db, src, dst, engine.CopyOptions{
-		Concurrency: conc,
-		Kinds:       kindNames,
-		Limit:       o.limit,
-		Retries:     cfg.Retries,
-		Abort:       g.abort,
-		StatusFile:  engine.StatusPath(path),
-		Log:         g.log,
+		Concurrency:   conc,
+		Kinds:         kindNames,
+		Limit:         o.limit,
+		Retries:       cfg.Retries,
+		Abort:         g.abort,
+		StatusFile:    engine.StatusPath(path),
+		StatusAddr:    statusAddr,
+		Command:       c.Command.Name,
+		Monitor:       mon,
+		QuietProgress: bars != nil,
+		Log:           g.log,
 	})
+	bars.stop()
 	printCopySummary(g, sum)
 	if err != nil {
 		return err

@@ -50,11 +50,11 @@ func runPlan(c *cli.Context, g *globals, o planOptions) error {
 	if err := cfg.requireDatabase(); err != nil {
 		return err
 	}
-	reader, err := catalog.Open(c.Context, *cfg.Database)
+	reader, closeReader, err := openCatalog(c.Context, g, cfg) // through the SSH tunnel when enabled
 	if err != nil {
 		return err
 	}
-	defer reader.Close()
+	defer closeReader()
 
 	path := cfg.checkpointPath(g.checkpoint)
 	db, err := openCheckpoint(path, false)
@@ -69,7 +69,10 @@ func runPlan(c *cli.Context, g *globals, o planOptions) error {
 	defer g.writeStopped(path, db)
 
 	start := time.Now()
-	sums, err := engine.Plan(c.Context, reader, db, engine.PlanOptions{Kinds: kinds, Limit: o.limit, Offset: o.offset, Log: g.log})
+	bars := g.startPlanBars()
+	sums, err := engine.Plan(c.Context, reader, db, engine.PlanOptions{Kinds: kinds, Limit: o.limit, Offset: o.offset, Log: g.log,
+		OnStart: bars.start, OnPage: bars.page})
+	bars.stop(err == nil)
 	printPlan(g, sums, time.Since(start))
 	if err != nil {
 		if c.Context.Err() != nil {

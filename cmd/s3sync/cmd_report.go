@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -34,11 +35,11 @@ func newReportCommand(g *globals) *cli.Command {
 			&cli.StringFlag{Name: "only", Usage: "comma-separated `KINDS`", Destination: &o.only},
 			&cli.StringFlag{Name: "output", Usage: "write to `FILE` instead of standard output", Destination: &o.output},
 		},
-		Action: func(c *cli.Context) error { return runReport(g, o) },
+		Action: func(c *cli.Context) error { return runReport(c, g, o) },
 	}
 }
 
-func runReport(g *globals, o reportOptions) error {
+func runReport(c *cli.Context, g *globals, o reportOptions) error {
 	if o.format != "table" && o.format != "csv" && o.format != "json" {
 		return usageErrorf("--format table", "--format %q is not table, csv or json", o.format)
 	}
@@ -90,7 +91,7 @@ func runReport(g *globals, o reportOptions) error {
 		w = f
 	}
 	if locked {
-		return reportWhileLocked(g, w, path, o.format, kinds, statuses)
+		return reportWhileLocked(c.Context, g, w, path, o.format, kinds, statuses)
 	}
 
 	filter := checkpoint.Filter{Kinds: kinds, Statuses: statuses}
@@ -114,11 +115,19 @@ func runReport(g *globals, o reportOptions) error {
 	return nil
 }
 
-// reportWhileLocked answers from the status snapshot of the command holding the checkpoint.
-func reportWhileLocked(g *globals, w io.Writer, path, format string, kinds []string, statuses []checkpoint.Status) error {
+// reportWhileLocked answers for the command holding the checkpoint: from its status server
+// when it has one (live counts; failed and missing objects row by row), else from the status
+// snapshot it writes (counts only).
+func reportWhileLocked(ctx context.Context, g *globals, w io.Writer, path, format string, kinds []string, statuses []checkpoint.Status) error {
 	st, err := engine.ReadStatus(engine.StatusPath(path))
 	if err != nil || !st.Alive() {
 		return fmt.Errorf("checkpoint %s is in use by another s3sync process; try again when it has finished", path)
+	}
+	if st.StatusAddr != "" {
+		done, err := reportFromServer(ctx, g, w, st, format, kinds, statuses)
+		if done || err != nil {
+			return err
+		}
 	}
 	if format != "table" || st.Counts == nil {
 		return fmt.Errorf("checkpoint %s is in use by a running `s3sync %s` (pid %d); only the table report is available while it runs (its snapshot); for per-object rows wait for it to finish, or stop it with Ctrl-C and resume later", path, st.Command, st.PID)
@@ -142,4 +151,55 @@ func (g *globals) reportCheckpointPath() (string, error) {
 		return "", err
 	}
 	return cfg.checkpointPath(""), nil
+}
+
+// reportFromServer answers a report from the running command's status server. done is false
+// when the server cannot answer this report (rows other than failed and missing) or does
+// not answer at all; the caller then falls back to the snapshot.
+func reportFromServer(ctx context.Context, g *globals, w io.Writer, st engine.Status, format string, kinds []string, statuses []checkpoint.Status) (done bool, err error) {
+	token := g.getenv("S3SYNC_STATUS_TOKEN")
+	if path, explicit := configPath(g.configFlag, g.getenv); explicit || fileExists(path) {
+		if cfg, err := g.config(); err == nil {
+			token = cfg.StatusToken
+		}
+	}
+	client := newStatusClient(st.StatusAddr, token)
+	if format != "table" {
+		for _, s := range statuses {
+			if s != checkpoint.Failed && s != checkpoint.Missing {
+				return false, nil
+			}
+		}
+		fmt.Fprintf(g.stderr, "a `s3sync %s` (pid %d) is running; objects as its status server at %s knows them now\n", st.Command, st.PID, st.StatusAddr)
+		each := func(yield func(engine.Row) error) error { return client.failures(ctx, kinds, statuses, yield) }
+		if format == "csv" {
+			return true, engine.WriteCSVRows(w, each)
+		}
+		return true, engine.WriteJSONRows(w, each)
+	}
+	live, err := client.status(ctx)
+	if err != nil {
+		var ue *usageError
+		if errors.As(err, &ue) {
+			return true, err
+		}
+		g.log.Warn().Err(err).Msg("the status server does not answer; reporting from the status snapshot")
+		return false, nil
+	}
+	// The server knows the kinds the copy works on; the snapshot knows the others.
+	counts := st.Counts
+	if counts == nil {
+		counts = map[string]map[checkpoint.Status]checkpoint.Count{}
+	}
+	for kind, byStatus := range countsOf(live) {
+		counts[kind] = byStatus
+	}
+	fmt.Fprintf(g.stderr, "a `s3sync %s` (pid %d) is running; counts as of %s from its status server at %s\n",
+		st.Command, st.PID, live.UpdatedAt.Local().Format(time.RFC3339), st.StatusAddr)
+	return true, engine.WriteTable(w, counts, kinds, statuses)
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }

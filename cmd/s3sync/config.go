@@ -21,7 +21,7 @@ const (
 	defaultConfigPath  = "private/config.ini"
 	defaultCheckpoint  = "private/s3sync.db"
 	defaultConcurrency = 16
-	defaultRetries     = 5
+	defaultRetries     = 10
 	defaultACL         = "public-read"
 	defaultPGPort      = 5432
 )
@@ -33,6 +33,9 @@ var secretEnv = map[string]string{
 	"S3SYNC_DESTINATION_ACCESS_KEY": "[s3.destination] access_key",
 	"S3SYNC_DESTINATION_SECRET_KEY": "[s3.destination] secret_key",
 	"S3SYNC_PG_PASSWORD":            "[pg.database] password",
+	"S3SYNC_SSH_PASSWORD":           "[pg.tunnel] ssh_password",
+	"S3SYNC_SSH_KEY_PASSPHRASE":     "[pg.tunnel] ssh_key_passphrase",
+	"S3SYNC_STATUS_TOKEN":           "[sync] status_token",
 }
 
 // Config is the parsed configuration file. Sections that are absent stay zero and are
@@ -41,11 +44,13 @@ type Config struct {
 	Source      *storage.Config // nil when [s3.source] is absent
 	Destination *storage.Config // nil when [s3.destination] is absent
 	Database    *catalog.DBConfig
-	Tunnel      bool // [pg.tunnel] enabled
+	Tunnel      *catalog.TunnelConfig // [pg.tunnel] when enabled = true; nil = connect directly
 
 	Concurrency int    // [sync] concurrency, else [celery] concurrency, default 16
 	Checkpoint  string // [sync] checkpoint, "" = default
 	Retries     int    // [sync] retries, default 5
+	StatusAddr  string // [sync] status_addr: the copy's status server, "" = none
+	StatusToken string // [sync] status_token or $S3SYNC_STATUS_TOKEN: required by the status server, "" = none
 
 	Warnings []string // things ignored on purpose, logged by the caller
 }
@@ -100,9 +105,7 @@ func ParseConfig(r io.Reader, getenv func(string) string) (*Config, error) {
 		cfg.Database = p.database(s)
 	}
 	if s := p.section("pg.tunnel"); s != nil {
-		p.known(s, "enabled", "ssh_host", "ssh_port", "ssh_user", "ssh_password", "ssh_key",
-			"known_hosts", "local_host", "local_port")
-		cfg.Tunnel = p.boolean(s, "enabled", false)
+		cfg.Tunnel = p.tunnel(s) // see tunnel.go
 	}
 	if s := p.section("celery"); s != nil {
 		p.known(s, "concurrency", "broker", "backend")
@@ -116,12 +119,17 @@ func ParseConfig(r io.Reader, getenv func(string) string) (*Config, error) {
 		}
 	}
 	if s := p.section("sync"); s != nil {
-		p.known(s, "concurrency", "checkpoint", "retries")
+		p.known(s, "concurrency", "checkpoint", "retries", "status_addr", "status_token")
 		if s.HasKey("concurrency") {
 			cfg.Concurrency = p.integer(s, "concurrency", defaultConcurrency, 1, 10000)
 		}
 		cfg.Checkpoint = strings.TrimSpace(s.Key("checkpoint").String())
 		cfg.Retries = p.integer(s, "retries", defaultRetries, 0, 100)
+		cfg.StatusAddr = p.statusAddr(s)
+		cfg.StatusToken = p.str(s, "status_token")
+	}
+	if v := getenv("S3SYNC_STATUS_TOKEN"); v != "" {
+		cfg.StatusToken = v
 	}
 	if p.err != nil {
 		return nil, p.err
@@ -295,13 +303,10 @@ func (c *Config) requireS3() error {
 	return nil
 }
 
-// requireDatabase reports a missing or unsupported database section for commands that read it.
+// requireDatabase reports a missing database section for commands that read it.
 func (c *Config) requireDatabase() error {
 	if c.Database == nil {
 		return &configError{section: "pg.database", msg: "section is missing"}
-	}
-	if c.Tunnel {
-		return &configError{"pg.tunnel", "enabled", "SSH tunnels are not supported yet in this version; open one yourself (ssh -L 5432:localhost:5432 host), point [pg.database] at it and set enabled = false"}
 	}
 	return nil
 }

@@ -71,8 +71,8 @@ func TestParseConfigOldTool(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Concurrency != 12 || cfg.Tunnel {
-		t.Errorf("concurrency %d tunnel %v", cfg.Concurrency, cfg.Tunnel)
+	if cfg.Concurrency != 12 || cfg.Tunnel != nil {
+		t.Errorf("concurrency %d tunnel %#v", cfg.Concurrency, cfg.Tunnel)
 	}
 	if len(cfg.Warnings) != 2 || !strings.Contains(cfg.Warnings[0], "[celery] broker") {
 		t.Errorf("warnings = %q", cfg.Warnings)
@@ -163,7 +163,7 @@ func TestConfigErrorsExitTwo(t *testing.T) {
 		{"missing source section", strings.Replace(goodConfig, "[s3.source]", "[s3.old]", 1), "[s3.source]: section is missing", []string{"copy"}},
 		{"missing database section", strings.Replace(goodConfig, "[pg.database]", "[pg.db]", 1), "[pg.database]: section is missing", []string{"plan"}},
 		{"bad port", strings.Replace(goodConfig, "port = 5433", "port = x", 1), "[pg.database] port", []string{"plan"}},
-		{"tunnel", goodConfig + "\n[pg.tunnel]\nenabled = true\n", "[pg.tunnel] enabled: SSH tunnels are not supported yet", []string{"plan"}},
+		{"tunnel without host", goodConfig + "\n[pg.tunnel]\nenabled = true\nssh_user = u\n", "[pg.tunnel] ssh_host: is missing", []string{"plan"}},
 	}
 	for _, bad := range badConfigs {
 		want := strings.TrimPrefix(bad.want, "not a valid INI file")

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -47,7 +48,10 @@ type globals struct {
 	args       []string // the command line, for hints
 	configFlag string
 	checkpoint string
+	noProgress bool
 	log        zerolog.Logger
+	logSink    *logSink // stderr, or the progress bars while they run
+	logFile    *os.File // --log-file, nil when none
 }
 
 // run executes the command line and returns the exit code.
@@ -56,7 +60,7 @@ func run(ctx context.Context, args []string, e env) int {
 	app := &cli.App{
 		Name:      "s3sync",
 		Usage:     "copy a Mastodon server's media from one S3 bucket to another",
-		UsageText: "s3sync [global options] plan|copy|retry-failed|report [options]",
+		UsageText: "s3sync [global options] plan|copy|retry-failed|report|status [options]",
 		Description: "s3sync reads the Mastodon database to learn every object it references (plan), copies them\n" +
 			"with a durable per-object status (copy, retry-failed), and tells what is left (report).\n" +
 			"An interrupted copy continues with `s3sync copy --resume`.",
@@ -68,20 +72,21 @@ func run(ctx context.Context, args []string, e env) int {
 			&cli.StringFlag{Name: "checkpoint", Usage: "checkpoint `FILE` (default: [sync] checkpoint, else private/s3sync.db)", Destination: &g.checkpoint},
 			&cli.StringFlag{Name: "log-format", Value: "console", Usage: "console or json"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
+			&cli.StringFlag{Name: "log-file", Usage: "also write the log to `FILE` (appended, created 0600)"},
+			&cli.BoolFlag{Name: "no-progress", Usage: "no live progress bars on a terminal; log progress lines instead", Destination: &g.noProgress},
 		},
 		Before: func(c *cli.Context) error {
 			if g.configFlag == "" && e.getenv("S3SYNC_CONFIG") != "" {
 				g.configFlag = e.getenv("S3SYNC_CONFIG")
 			}
-			log, err := newLogger(e.stderr, c.String("log-format"), c.String("log-level"))
-			g.log = log
-			return err
+			return g.setupLog(c.String("log-format"), c.String("log-level"), c.String("log-file"))
 		},
 		Commands: []*cli.Command{
 			newPlanCommand(g),
 			newCopyCommand(g),
 			newRetryFailedCommand(g),
 			newReportCommand(g),
+			newStatusCommand(g),
 		},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return usageErrorf("s3sync --help", "%v", err)
@@ -97,7 +102,18 @@ func run(ctx context.Context, args []string, e env) int {
 	if err != nil && isCLIUsage(err) {
 		err = usageErrorf("s3sync --help", "%v", err)
 	}
-	return exitCode(err, e.stderr)
+	code := exitCode(err, e.stderr)
+	if g.logFile != nil {
+		// The file gets the outcome too, which otherwise only stderr shows.
+		fileLog := zerolog.New(g.logFile).With().Timestamp().Logger()
+		ev := fileLog.Info().Int("exit_code", code)
+		if err != nil {
+			ev = ev.Str("error", oneLine(err.Error()))
+		}
+		ev.Msg("exit")
+		g.logFile.Close()
+	}
+	return code
 }
 
 // isCLIUsage recognises urfave/cli's own errors about the command line.
@@ -111,21 +127,69 @@ func isCLIUsage(err error) bool {
 		strings.Contains(msg, "Required flag")
 }
 
-func newLogger(w io.Writer, format, level string) (zerolog.Logger, error) {
+// setupLog builds g.log: zerolog lines to stderr (through g.logSink, which progress bars
+// redirect while they run) and, with --log-file, to that file as well.
+func (g *globals) setupLog(format, level, file string) error {
+	g.logSink = &logSink{w: g.stderr}
+	log, err := newLogger(g.logSink, isTerminal(g.stderr), format, level)
+	g.log = log
+	if err != nil || file == "" {
+		return err
+	}
+	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return usageErrorf("", "--log-file: %v", err)
+	}
+	g.logFile = f
+	g.log = log.Output(zerolog.MultiLevelWriter(logWriter(g.logSink, isTerminal(g.stderr), format), logWriter(f, false, format)))
+	return nil
+}
+
+func newLogger(w io.Writer, color bool, format, level string) (zerolog.Logger, error) {
 	lvl, err := zerolog.ParseLevel(level)
 	if err != nil || level == "" {
 		return zerolog.Nop(), usageErrorf("--log-level info", "--log-level %q is not one of debug, info, warn, error", level)
 	}
-	switch format {
-	case "json":
-		return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), nil
-	case "console":
-		f, isFile := w.(*os.File)
-		color := isFile && isatty.IsTerminal(f.Fd())
-		cw := zerolog.ConsoleWriter{Out: w, NoColor: !color, TimeFormat: "15:04:05"}
-		return zerolog.New(cw).Level(lvl).With().Timestamp().Logger(), nil
+	if format != "json" && format != "console" {
+		return zerolog.Nop(), usageErrorf("--log-format console", "--log-format %q is not console or json", format)
 	}
-	return zerolog.Nop(), usageErrorf("--log-format console", "--log-format %q is not console or json", format)
+	return zerolog.New(logWriter(w, color, format)).Level(lvl).With().Timestamp().Logger(), nil
+}
+
+// logWriter formats log events for w: one JSON object per line, or readable console lines.
+func logWriter(w io.Writer, color bool, format string) io.Writer {
+	if format == "json" {
+		return w
+	}
+	return zerolog.ConsoleWriter{Out: w, NoColor: !color, TimeFormat: "15:04:05"}
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && isatty.IsTerminal(f.Fd())
+}
+
+// logSink passes log lines to a writer that can be swapped: stderr, or the progress bars'
+// container while bars run, so that lines print above the bars instead of through them.
+type logSink struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *logSink) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+// set makes w the destination and returns the previous one; it waits for a write in progress.
+func (s *logSink) set(w io.Writer) io.Writer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	prev := s.w
+	s.w = w
+	return prev
 }
 
 // config loads the configuration file the global flags and environment point at.

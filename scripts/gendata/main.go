@@ -1,26 +1,34 @@
 // Command gendata builds a Mastodon-like sandbox: a PostgreSQL database with the Mastodon
 // schema and generated records of every kind, a source bucket holding the objects those
 // records reference (a few left out on purpose, a few stored at a drifted key), an empty
-// destination bucket, and an s3sync config pointing at all three. `make demo` uses it.
+// destination bucket, and an s3sync config pointing at all three.
+//
+// `make demo` uses it with the default profile, "demo". `make bench` uses the others:
+//
+//	mastodon  a Mastodon-like mix: originals log-normal around 250 KB, smalls around 40 KB,
+//	          avatars and emoji of a few KB, about 2 % videos of 5–30 MB
+//	small     every object under 64 KB
+//	large     every record a video whose original is --large-mib MiB
+//
+// --bulk loads the records with COPY (a million records in seconds, for plan benchmarks),
+// --objects=false stops after the database, and --keys-out writes the uploaded keys, one a
+// line, for peers such as `rclone copy --files-from`.
 package main
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
-	"math/rand/v2"
 	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
+
+	"math/rand/v2"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/s3sync/s3sync/catalog"
-	"github.com/s3sync/s3sync/storage"
 )
 
 type options struct {
@@ -31,6 +39,13 @@ type options struct {
 	largeMiB                  int
 	seed                      uint64
 	configOut, checkpoint     string
+
+	profile   string // demo, mastodon, small, large
+	mediaOnly bool   // every record a media attachment
+	bulk      bool   // COPY instead of INSERT
+	objects   bool   // fill the source bucket
+	workers   int    // parallel uploads (profiles other than demo)
+	keysOut   string // file for the uploaded keys, "" = none
 }
 
 func main() {
@@ -43,13 +58,19 @@ func main() {
 	flag.StringVar(&o.secret, "s3-secret-key", os.Getenv("S3SYNC_TEST_S3_SECRET_KEY"), "S3 secret key")
 	flag.StringVar(&o.sourceBucket, "source-bucket", "demo-source", "source bucket to (re)fill")
 	flag.StringVar(&o.destBucket, "destination-bucket", "demo-destination", "destination bucket to empty")
-	flag.IntVar(&o.records, "records", 300, "records to generate, across the kinds")
+	flag.IntVar(&o.records, "records", 300, "records to generate, across the kinds (the scale)")
 	flag.IntVar(&o.missing, "missing", 5, "objects to leave out of the source bucket")
 	flag.IntVar(&o.drifted, "drifted", 3, "objects to store under their fallback key instead")
-	flag.IntVar(&o.largeMiB, "large-mib", 20, "size of one large video (multipart), 0 = none")
+	flag.IntVar(&o.largeMiB, "large-mib", 20, "demo: size of one large video (multipart), 0 = none; large profile: size of every video")
 	flag.Uint64Var(&o.seed, "seed", 1, "random seed")
 	flag.StringVar(&o.configOut, "config-out", "private/demo.ini", "s3sync config to write")
 	flag.StringVar(&o.checkpoint, "checkpoint", "private/demo.db", "checkpoint path written into the config")
+	flag.StringVar(&o.profile, "profile", "demo", "object mix: demo, mastodon, small (all < 64 KB) or large (videos of --large-mib)")
+	flag.BoolVar(&o.mediaOnly, "media-only", false, "make every record a media attachment (plan benchmarks)")
+	flag.BoolVar(&o.bulk, "bulk", false, "load records with COPY in chunks (fast at a million records)")
+	flag.BoolVar(&o.objects, "objects", true, "fill the source bucket; false: database and config only")
+	flag.IntVar(&o.workers, "upload-workers", 8, "parallel uploads (not for the demo profile, which uploads in order)")
+	flag.StringVar(&o.keysOut, "keys-out", "", "write the uploaded source keys to this file, one a line")
 	flag.Parse()
 	if err := run(context.Background(), o); err != nil {
 		fmt.Fprintf(os.Stderr, "gendata: %v\n", err)
@@ -58,16 +79,38 @@ func main() {
 }
 
 func run(ctx context.Context, o options) error {
-	if o.pgURL == "" || o.endpoint == "" {
+	if o.pgURL == "" || (o.endpoint == "" && o.objects) {
 		return fmt.Errorf("need --pg-url and --s3-endpoint (or source .tools/test-env.sh)")
 	}
+	prof, ok := profiles[o.profile]
+	if !ok {
+		return fmt.Errorf("--profile %q: want demo, mastodon, small or large", o.profile)
+	}
+	if o.profile == "large" && o.largeMiB <= 0 {
+		return fmt.Errorf("--profile large needs --large-mib > 0")
+	}
+	if o.profile == "large" {
+		o.mediaOnly = true
+	}
+	largeMiB = o.largeMiB
 	rng := rand.New(rand.NewPCG(o.seed, 42))
+	start := time.Now()
 	db, err := createDatabase(ctx, o)
 	if err != nil {
 		return err
 	}
-	if err := insertRecords(ctx, db, o.records, rng); err != nil {
+	if err := insertRecords(ctx, db, o, prof, rng); err != nil {
 		return err
+	}
+	if o.profile != "demo" || !o.objects {
+		fmt.Printf("gendata: database %s: %d records (%s profile) in %s\n", o.database, o.records, o.profile, time.Since(start).Round(time.Millisecond))
+	}
+	if !o.objects {
+		if err := writeConfig(o, db); err != nil {
+			return err
+		}
+		fmt.Printf("gendata: config written to %s (no objects uploaded)\n", o.configOut)
+		return nil
 	}
 
 	src, err := bucket(ctx, o, o.sourceBucket)
@@ -77,15 +120,24 @@ func run(ctx context.Context, o options) error {
 	if _, err := bucket(ctx, o, o.destBucket); err != nil {
 		return err
 	}
-	stats, err := fillSource(ctx, db, src, o, rng)
+	start = time.Now()
+	stats, err := fillSource(ctx, db, src, o, prof, rng)
 	if err != nil {
 		return err
 	}
 	if err := writeConfig(o, db); err != nil {
 		return err
 	}
-	fmt.Printf("gendata: database %s: %d records; bucket %s: %d objects (%d left out as missing, %d under a fallback key, one of %d MiB)\n",
-		o.database, o.records, o.sourceBucket, stats.uploaded, stats.missing, stats.drifted, o.largeMiB)
+	if o.profile == "demo" {
+		fmt.Printf("gendata: database %s: %d records; bucket %s: %d objects (%d left out as missing, %d under a fallback key, one of %d MiB)\n",
+			o.database, o.records, o.sourceBucket, stats.uploaded, stats.missing, stats.drifted, o.largeMiB)
+	} else {
+		fmt.Printf("gendata: bucket %s: %d objects, %s in %s (%d left out as missing, %d under a fallback key)\n",
+			o.sourceBucket, stats.uploaded, mib(stats.bytes), time.Since(start).Round(time.Millisecond), stats.missing, stats.drifted)
+		fmt.Printf("gendata: sizes: mean %s, median %s; %.1f%% under 64 KB, %.1f%% of 5 MB or more\n",
+			kib(stats.mean()), kib(stats.median()), stats.share(func(n int64) bool { return n < 64<<10 }),
+			stats.share(func(n int64) bool { return n >= 5<<20 }))
+	}
 	fmt.Printf("gendata: expect %d done and %d missing after a full copy\n", stats.uploaded, stats.missing)
 	fmt.Printf("gendata: config written to %s\n", o.configOut)
 	return nil
@@ -135,164 +187,6 @@ func connect(ctx context.Context, c catalog.DBConfig) (*pgx.Conn, error) {
 	return pgx.ConnectConfig(ctx, cc)
 }
 
-// insertRecords writes a Mastodon-like mix: mostly media attachments, then accounts, preview
-// cards and emoji, a few site uploads; local and remote; some attachments without a file.
-func insertRecords(ctx context.Context, c catalog.DBConfig, n int, rng *rand.Rand) error {
-	conn, err := connect(ctx, c)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(ctx)
-	var b pgx.Batch
-	hex := func() string { return fmt.Sprintf("%016x", rng.Uint64()) }
-	id := int64(109_000_000_000_000_000) // snowflake-sized ids, as on a real server
-	domain := func() any {
-		if rng.IntN(3) == 0 {
-			return "remote.example"
-		}
-		return nil
-	}
-	for i := 0; i < n; i++ {
-		id += 1 + rng.Int64N(1<<20)
-		switch r := rng.IntN(100); {
-		case r < 55: // media attachment: image, gifv, video or audio
-			typ, ext, ct := 0, "jpg", "image/jpeg"
-			switch rng.IntN(10) {
-			case 0:
-				typ, ext, ct = 1, "mp4", "video/mp4"
-			case 1:
-				typ, ext, ct = 2, "mp4", "video/mp4"
-			case 2:
-				typ, ext, ct = 4, "mp3", "audio/mpeg"
-			}
-			remote := ""
-			if rng.IntN(3) == 0 {
-				remote = "https://remote.example/media/" + hex()
-			}
-			var thumb any
-			if typ == 4 && rng.IntN(2) == 0 {
-				thumb = hex() + ".jpg"
-			}
-			b.Queue(`INSERT INTO media_attachments (id, type, file_file_name, file_content_type, file_file_size, remote_url,
-				file_storage_schema_version, thumbnail_file_name, thumbnail_content_type, thumbnail_storage_schema_version)
-				VALUES ($1,$2,$3,$4,$5,$6,1,$7,'image/jpeg',1)`, id, typ, hex()+"."+ext, ct, 1000+rng.IntN(60000), remote, thumb)
-		case r < 75: // account with avatar and maybe a header, some animated
-			avatar, ct := hex()+".png", "image/png"
-			if rng.IntN(5) == 0 {
-				avatar, ct = hex()+".gif", "image/gif"
-			}
-			var header any
-			if rng.IntN(2) == 0 {
-				header = hex() + ".jpg"
-			}
-			b.Queue(`INSERT INTO accounts (id, username, domain, avatar_file_name, avatar_content_type, avatar_file_size,
-				header_file_name, header_content_type, avatar_storage_schema_version, header_storage_schema_version)
-				VALUES ($1,$2,$3,$4,$5,$6,$7,'image/jpeg',1,1)`, id, "user"+hex(), domain(), avatar, ct, 500+rng.IntN(8000), header)
-		case r < 90: // preview card, some without an image
-			var img any
-			if rng.IntN(4) != 0 {
-				img = hex() + ".jpg"
-			}
-			b.Queue(`INSERT INTO preview_cards (id, url, image_file_name, image_content_type, image_file_size, image_storage_schema_version)
-				VALUES ($1,$2,$3,'image/jpeg',$4,1)`, id, "https://news.example/"+hex(), img, 2000+rng.IntN(30000))
-		case r < 98: // custom emoji
-			b.Queue(`INSERT INTO custom_emojis (id, shortcode, domain, image_file_name, image_content_type, image_file_size, image_storage_schema_version)
-				VALUES ($1,$2,$3,$4,'image/png',$5,1)`, id, "blob"+hex(), domain(), hex()+".png", 300+rng.IntN(4000))
-		default: // site upload
-			b.Queue(`INSERT INTO site_uploads (id, var, file_file_name, file_content_type, file_file_size)
-				VALUES ($1,$2,$3,'image/png',$4)`, id, fmt.Sprintf("thumbnail_%d", i), hex()+".png", 5000+rng.IntN(5000))
-		}
-	}
-	if err := conn.SendBatch(ctx, &b).Close(); err != nil {
-		return fmt.Errorf("insert records: %w", err)
-	}
-	return nil
-}
-
-func bucket(ctx context.Context, o options, name string) (*storage.Client, error) {
-	c, err := storage.New(storage.Config{Endpoint: o.endpoint, Region: "us-east-1", Bucket: name,
-		AccessKey: o.access, SecretKey: o.secret, PathStyle: true})
-	if err != nil {
-		return nil, err
-	}
-	if err := c.CreateBucket(ctx); err != nil {
-		return nil, err
-	}
-	var keys []string
-	if err := c.List(ctx, "", func(info storage.ListedObject) error {
-		keys = append(keys, info.Key)
-		return nil
-	}); err != nil {
-		return nil, err
-	}
-	for _, k := range keys {
-		if err := c.Delete(ctx, k); err != nil {
-			return nil, err
-		}
-	}
-	return c, nil
-}
-
-type fillStats struct{ uploaded, missing, drifted int }
-
-// fillSource uploads every object the database references, under its computed key, except a
-// few left out (missing) and a few stored under their first fallback key (drifted).
-func fillSource(ctx context.Context, dbc catalog.DBConfig, src *storage.Client, o options, rng *rand.Rand) (fillStats, error) {
-	var st fillStats
-	r, err := catalog.Open(ctx, dbc)
-	if err != nil {
-		return st, err
-	}
-	defer r.Close()
-	var objs []catalog.Object // a demo-sized dataset: holding it is fine
-	for _, kind := range catalog.AllKinds {
-		err := r.Scan(ctx, kind, catalog.ScanOptions{}, func(p catalog.Page) error {
-			objs = append(objs, p.Objects...)
-			return nil
-		})
-		if err != nil && !isNoTable(err) {
-			return st, err
-		}
-	}
-	rng.Shuffle(len(objs), func(i, j int) { objs[i], objs[j] = objs[j], objs[i] })
-	large := o.largeMiB > 0
-	for i, obj := range objs {
-		key := obj.Candidates[0]
-		switch {
-		case i < o.missing:
-			st.missing++
-			continue
-		case i < o.missing+o.drifted && len(obj.Candidates) > 1:
-			key = obj.Candidates[1]
-			st.drifted++
-		}
-		size := obj.Size
-		if size <= 0 {
-			size = 200 + rng.Int64N(20000)
-		}
-		if large && strings.HasPrefix(obj.ContentType, "video/") && obj.Style == "original" {
-			size, large = int64(o.largeMiB)<<20, false
-		}
-		ct := obj.ContentType
-		if ct == "" {
-			ct = "application/octet-stream"
-		}
-		body := make([]byte, size)
-		for j := range body {
-			body[j] = byte(rng.Uint32())
-		}
-		err := src.Put(ctx, key, bytes.NewReader(body), size, storage.PutOptions{ContentType: ct,
-			CacheControl: "public, max-age=315576000, immutable"})
-		if err != nil {
-			return st, err
-		}
-		st.uploaded++
-	}
-	return st, nil
-}
-
-func isNoTable(err error) bool { return errors.Is(err, catalog.ErrNoTable) }
-
 // writeConfig writes an s3sync config for the sandbox (private/ is git-ignored).
 func writeConfig(o options, db catalog.DBConfig) error {
 	if err := os.MkdirAll(filepath.Dir(o.configOut), 0o700); err != nil {
@@ -310,3 +204,6 @@ func writeConfig(o options, db catalog.DBConfig) error {
 		fmt.Sprintf("[sync]\nconcurrency = 16\ncheckpoint = %s\nretries = 3\n", o.checkpoint)
 	return os.WriteFile(o.configOut, []byte(text), 0o600)
 }
+
+func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
+func kib(n int64) string { return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10)) }

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/s3sync/s3sync/engine"
+	"github.com/s3sync/s3sync/engine/statusserver"
+)
+
+type statusOptions struct {
+	addr     string
+	json     bool
+	failures int
+}
+
+func newStatusCommand(g *globals) *cli.Command {
+	var o statusOptions
+	return &cli.Command{
+		Name:  "status",
+		Usage: "print the live status of a running copy, from its status server",
+		Description: "Asks the status server of a running `s3sync copy` (started with --status-addr or [sync]\n" +
+			"status_addr) for its progress. Without --addr it finds the server through the status file\n" +
+			"beside the checkpoint, else [sync] status_addr. The token comes from [sync] status_token or\n" +
+			"S3SYNC_STATUS_TOKEN.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "addr", Usage: "the status server's `HOST:PORT`", DefaultText: "the running copy's", Destination: &o.addr},
+			&cli.BoolFlag{Name: "json", Usage: "print the /api/status document as it is", Destination: &o.json},
+			&cli.IntFlag{Name: "failures", Value: 5, Usage: "show the `N` most recent failures", Destination: &o.failures},
+		},
+		Action: func(c *cli.Context) error { return runStatus(c, g, o) },
+	}
+}
+
+func runStatus(c *cli.Context, g *globals, o statusOptions) error {
+	addr, token, err := g.findStatusServer(o.addr)
+	if err != nil {
+		return err
+	}
+	st, err := newStatusClient(addr, token).status(c.Context)
+	if err != nil {
+		return err
+	}
+	if o.json {
+		enc := json.NewEncoder(g.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(st)
+	}
+	return writeLiveStatus(g.stdout, st, o.failures)
+}
+
+// findStatusServer resolves the status server's address and token: --addr, else the running
+// command's status file, else [sync] status_addr. No config file is needed with --addr.
+func (g *globals) findStatusServer(flag string) (addr, token string, err error) {
+	token = g.getenv("S3SYNC_STATUS_TOKEN")
+	var cfg *Config
+	path, explicit := configPath(g.configFlag, g.getenv)
+	if _, statErr := os.Stat(path); statErr == nil || explicit {
+		if cfg, err = g.config(); err != nil {
+			return "", "", err
+		}
+		token = cfg.StatusToken
+	}
+	if flag != "" {
+		listen, _, err := statusserver.ListenAddr(flag)
+		if err != nil {
+			return "", "", usageErrorf("s3sync status --addr 127.0.0.1:5555", "--addr: %v", err)
+		}
+		return dialable(listen), token, nil
+	}
+	cp := cfg.checkpointPath(g.checkpoint)
+	st, err := engine.ReadStatus(engine.StatusPath(cp))
+	switch {
+	case err == nil && st.Alive() && st.StatusAddr != "":
+		return st.StatusAddr, token, nil
+	case err == nil && st.Alive():
+		return "", "", usageErrorf("s3sync copy --resume --status-addr 127.0.0.1:5555",
+			"the running `s3sync %s` (pid %d) has no status server; `s3sync report` shows its counts, and the next copy can have one with --status-addr", st.Command, st.PID)
+	case cfg != nil && cfg.StatusAddr != "":
+		listen, _, _ := statusserver.ListenAddr(cfg.StatusAddr)
+		return dialable(listen), token, nil
+	case err != nil && !errors.Is(err, os.ErrNotExist):
+		return "", "", err
+	}
+	return "", "", fmt.Errorf("no copy is running on checkpoint %s; `s3sync report` shows where it stands", cp)
+}
+
+// dialable turns a listen address into one to connect to: a wildcard host means this machine.
+func dialable(listen string) string {
+	for _, wild := range []string{"0.0.0.0:", "[::]:"} {
+		if strings.HasPrefix(listen, wild) {
+			return "127.0.0.1:" + strings.TrimPrefix(listen, wild)
+		}
+	}
+	return listen
+}
+
+// writeLiveStatus prints a status document for people: a headline, a table per kind and the
+// most recent failures.
+func writeLiveStatus(w io.Writer, st statusserver.Status, failures int) error {
+	r := st.Run
+	pct := 100.0
+	if r.Total.Objects > 0 {
+		pct = 100 * float64(r.Processed()) / float64(r.Total.Objects)
+	}
+	fmt.Fprintf(w, "s3sync %s (pid %d): %s, %s elapsed, as of %s\n", st.Command, st.PID, st.Phase,
+		engine.FormatETA(st.ElapsedSeconds), st.UpdatedAt.Local().Format(time.TimeOnly))
+	if st.Error != "" {
+		fmt.Fprintf(w, "error: %s\n", st.Error)
+	}
+	eta := engine.FormatETA(st.ETASeconds)
+	if !st.Running() {
+		eta = "-"
+	}
+	fmt.Fprintf(w, "%d/%d objects (%.1f%%), %s written; %.1f obj/s, %s/s; ETA %s; in flight %d; retries %d\n\n",
+		r.Processed(), r.Total.Objects, pct, engine.FormatBytes(r.Done.Bytes), st.ObjectsPerSec,
+		engine.FormatBytes(int64(st.BytesPerSec)), eta, st.InFlight, st.Retries)
+
+	// Numbers align right; kind names are padded so they read left-aligned (as in report).
+	width := len("total")
+	for _, k := range st.Kinds {
+		width = max(width, len(k.Kind))
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "%-*s\tPROGRESS\tDONE\tFAILED\tMISSING\tLEFT\tWRITTEN\t\n", width, "KIND")
+	row := func(name string, p engine.Progress) {
+		fmt.Fprintf(tw, "%-*s\t%d/%d\t%d\t%d\t%d\t%d\t%s\t\n", width, name, p.Processed(), p.Total.Objects,
+			p.Done.Objects, p.Failed.Objects, p.Missing.Objects, p.Left(), engine.FormatBytes(p.Done.Bytes))
+	}
+	for _, k := range st.Kinds {
+		row(k.Kind, k.Run)
+	}
+	row("total", r)
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if failures > 0 && len(st.RecentFailures) > 0 {
+		fmt.Fprintf(w, "\nrecent failures (newest first):\n")
+		for i, f := range st.RecentFailures {
+			if i == failures {
+				break
+			}
+			fmt.Fprintf(w, "  %s  %-7s  %s\n           %s\n", f.Time.Local().Format(time.TimeOnly), f.Status, f.Key, f.Error)
+		}
+	}
+	return nil
+}
