@@ -34,6 +34,10 @@ type CopyOptions struct {
 	Limit       int64    // stop after taking this many objects, 0 = no limit
 	Retries     int      // retries after the first attempt for retryable errors
 
+	// NoContentMD5 stops sending a source ETag that is a plain MD5 as Content-MD5; needed
+	// when the source's ETags are not MD5s (SSE-KMS, SSE-C). Zero value: send it.
+	NoContentMD5 bool
+
 	BackoffBase time.Duration // first retry delay, 0 = 500ms; doubles per retry, with jitter
 	BackoffMax  time.Duration // longest retry delay, 0 = 30s
 
@@ -108,7 +112,7 @@ func Copy(ctx context.Context, db *checkpoint.DB, src Source, dst Destination, o
 		cancelWork()
 	}()
 
-	c := &copier{src: src, dst: dst, retries: opts.Retries, base: opts.BackoffBase, max: opts.BackoffMax, log: opts.Log, retried: &mon.retries}
+	c := &copier{src: src, dst: dst, retries: opts.Retries, base: opts.BackoffBase, max: opts.BackoffMax, log: opts.Log, retried: &mon.retries, noContentMD5: opts.NoContentMD5}
 	jobs := make(chan checkpoint.Object)
 	results := make(chan result, opts.Concurrency)
 

@@ -166,6 +166,7 @@ func runCopy(c *cli.Context, g *globals, o copyOptions, requeue []checkpoint.Sta
 		Kinds:         kindNames,
 		Limit:         o.limit,
 		Retries:       cfg.Retries,
+		NoContentMD5:  !cfg.ContentMD5,
 		Abort:         g.abort,
 		StatusFile:    engine.StatusPath(path),
 		StatusAddr:    statusAddr,

@@ -48,7 +48,8 @@ type Config struct {
 
 	Concurrency int    // [sync] concurrency, else [celery] concurrency, default 16
 	Checkpoint  string // [sync] checkpoint, "" = default
-	Retries     int    // [sync] retries, default 5
+	Retries     int    // [sync] retries, default 10
+	ContentMD5  bool   // [sync] content_md5: send the source's MD5 ETag as Content-MD5, default true
 	StatusAddr  string // [sync] status_addr: the copy's status server, "" = none
 	StatusToken string // [sync] status_token or $S3SYNC_STATUS_TOKEN: required by the status server, "" = none
 
@@ -84,7 +85,7 @@ func ParseConfig(r io.Reader, getenv func(string) string) (*Config, error) {
 		reason, _, _ := strings.Cut(strings.TrimSpace(err.Error()), ":")
 		return nil, fmt.Errorf("not a valid INI file (%s); lines must be [section], key = value, or ; comment", reason)
 	}
-	cfg := &Config{Concurrency: defaultConcurrency, Retries: defaultRetries}
+	cfg := &Config{Concurrency: defaultConcurrency, Retries: defaultRetries, ContentMD5: true}
 	p := &parser{f: f, getenv: getenv, cfg: cfg}
 
 	known := map[string]bool{ini.DefaultSection: true, "s3.source": true, "s3.destination": true,
@@ -119,12 +120,13 @@ func ParseConfig(r io.Reader, getenv func(string) string) (*Config, error) {
 		}
 	}
 	if s := p.section("sync"); s != nil {
-		p.known(s, "concurrency", "checkpoint", "retries", "status_addr", "status_token")
+		p.known(s, "concurrency", "checkpoint", "retries", "content_md5", "status_addr", "status_token")
 		if s.HasKey("concurrency") {
 			cfg.Concurrency = p.integer(s, "concurrency", defaultConcurrency, 1, 10000)
 		}
 		cfg.Checkpoint = strings.TrimSpace(s.Key("checkpoint").String())
 		cfg.Retries = p.integer(s, "retries", defaultRetries, 0, 100)
+		cfg.ContentMD5 = p.boolean(s, "content_md5", true)
 		cfg.StatusAddr = p.statusAddr(s)
 		cfg.StatusToken = p.str(s, "status_token")
 	}

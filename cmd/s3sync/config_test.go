@@ -57,6 +57,9 @@ func TestParseConfigGood(t *testing.T) {
 	if cfg.Concurrency != 8 || cfg.Retries != 2 || cfg.checkpointPath("") != "/var/lib/s3sync/run.db" {
 		t.Errorf("sync = %d %d %s", cfg.Concurrency, cfg.Retries, cfg.Checkpoint)
 	}
+	if !cfg.ContentMD5 {
+		t.Error("content_md5 defaults to true")
+	}
 	if cfg.checkpointPath("x.db") != "x.db" {
 		t.Error("--checkpoint must win over [sync] checkpoint")
 	}
