@@ -127,7 +127,8 @@ func (s *Server) NewBucket(t testing.TB, prefix string) string {
 }
 
 func (s *Server) removeBucket(t testing.TB, bucket string) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	// Long tests leave tens of thousands of objects behind.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	// A request the test broke off may still be finishing at the server and bring an upload or
 	// object back, so go round a few times.
@@ -141,9 +142,7 @@ func (s *Server) removeBucket(t testing.TB, bucket string) {
 				_, _ = s.s3.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: aws.String(bucket), Key: u.Key, UploadId: u.UploadId})
 			}
 		}
-		for _, key := range s.keys(ctx, t, bucket) {
-			_, _ = s.s3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
-		}
+		s.deleteKeys(ctx, bucket, s.keys(ctx, t, bucket))
 		if _, err = s.s3.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String(bucket)}); err == nil {
 			return
 		}
@@ -193,6 +192,24 @@ func (s *Server) GetObject(t testing.TB, bucket, key string) ([]byte, storage.Ob
 func (s *Server) Keys(t testing.TB, bucket string) []string {
 	t.Helper()
 	return s.keys(context.Background(), t, bucket)
+}
+
+// deleteKeys removes keys a thousand at a time (DeleteObjects), one by one where a batch fails.
+func (s *Server) deleteKeys(ctx context.Context, bucket string, keys []string) {
+	for len(keys) > 0 {
+		n := min(len(keys), 1000)
+		batch := make([]types.ObjectIdentifier, n)
+		for i, k := range keys[:n] {
+			batch[i] = types.ObjectIdentifier{Key: aws.String(k)}
+		}
+		_, err := s.s3.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: aws.String(bucket), Delete: &types.Delete{Objects: batch, Quiet: aws.Bool(true)}})
+		if err != nil {
+			for _, k := range keys[:n] {
+				_, _ = s.s3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(k)})
+			}
+		}
+		keys = keys[n:]
+	}
 }
 
 func (s *Server) keys(ctx context.Context, t testing.TB, bucket string) []string {
