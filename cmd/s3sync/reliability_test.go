@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -151,7 +152,11 @@ func faultyPair(s *sandbox) func(func(*http.Request) s3test.Fault) {
 	}
 }
 
-// randomly returns a rule that applies fault to a fraction of the object requests, seeded.
+// injected counts the faults a rule injected.
+var injected atomic.Int64
+
+// randomly returns a rule that applies fault to a fraction of the object requests, seeded;
+// every injected fault is counted in injected.
 func randomly(seed uint64, fraction float64, fault func(r *http.Request) s3test.Fault) func(*http.Request) s3test.Fault {
 	var mu sync.Mutex
 	rng := rand.New(rand.NewPCG(seed, 2))
@@ -162,8 +167,9 @@ func randomly(seed uint64, fraction float64, fault func(r *http.Request) s3test.
 		mu.Lock()
 		hit := rng.Float64() < fraction
 		mu.Unlock()
-		if hit {
-			return fault(r)
+		if f := fault(r); hit && f != s3test.Pass() {
+			injected.Add(1)
+			return f
 		}
 		return s3test.Pass()
 	}
@@ -214,9 +220,11 @@ func TestFlakyProviders(t *testing.T) {
 			bodies := manyObjects(s, 40)
 			set := faultyPair(s)
 			s.must(exitOK, "plan")
+			injected.Store(0)
 			set(sc.rule)
 			r := s.must(exitOK, "copy")
 			set(nil)
+			t.Logf("faults injected: %d, retries: %d", injected.Load(), retriesIn(t, r.stdout))
 			if c := s.counts(); c[checkpoint.Done] != 40 || c[checkpoint.Failed] != 0 {
 				t.Errorf("counts %v", c)
 			}
