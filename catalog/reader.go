@@ -19,6 +19,10 @@ import (
 // table does not exist in the database (preview_card_providers before Mastodon 4.0, say).
 var ErrNoTable = errors.New("table not found")
 
+// ErrNoColumn is returned, wrapped with the table and column names, by Scan for a kind whose
+// table lacks a column s3sync needs (a file-name column, say): not a Mastodon schema it knows.
+var ErrNoColumn = errors.New("column not found")
+
 // ErrConnection is wrapped by errors that a lost or refused connection caused: the server
 // restarted, the network or SSH tunnel dropped, the backend was terminated. Reconnecting
 // later may succeed, unlike after a wrong password or a bad query. See IsConnectionError.
@@ -390,7 +394,7 @@ func (r *Reader) query(kind Kind) (*tableQuery, error) {
 	col := func(name string) string { return pgx.Identifier{name}.Sanitize() }
 	require := func(name string) error {
 		if !t.has(name) {
-			return fmt.Errorf("catalog: table %s has no column %s", kind.Table(), name)
+			return fmt.Errorf("catalog: table %s has no column %s: %w", kind.Table(), name, ErrNoColumn)
 		}
 		return nil
 	}
@@ -457,6 +461,11 @@ func optionalColumn(t *tableShape, name, present, absent string) string {
 
 // scanRecord reads one row of q into a Record.
 func (q *tableQuery) scanRecord(rows pgx.Rows) (Record, error) {
+	return q.scanRecordExtra(rows)
+}
+
+// scanRecordExtra is scanRecord for a row with more columns after q's, scanned into extra.
+func (q *tableQuery) scanRecordExtra(rows pgx.Rows, extra ...any) (Record, error) {
 	rec := Record{Kind: q.kind}
 	var mediaType int64
 	dest := []any{&rec.ID, &rec.Remote, &mediaType, &rec.Var}
@@ -470,6 +479,7 @@ func (q *tableQuery) scanRecord(rows pgx.Rows) (Record, error) {
 	for i := range cols {
 		dest = append(dest, &cols[i].name, &cols[i].ct, &cols[i].size, &cols[i].version, &cols[i].meta)
 	}
+	dest = append(dest, extra...)
 	if err := rows.Scan(dest...); err != nil {
 		return rec, err
 	}

@@ -1,6 +1,7 @@
 package checkpoint
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -12,8 +13,13 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 )
 
-// FormatVersion is the checkpoint format this package reads and writes, kept in meta "format".
-const FormatVersion = "1"
+// FormatVersion is the checkpoint format this package writes, kept in meta "format". Version 2
+// added the stale status and its index bucket; a version 1 file is migrated when opened
+// writable, and read as it is (no stale objects) when opened ReadOnly.
+const FormatVersion = "2"
+
+// formatV1 is the format before the stale status; see migrateV1.
+const formatV1 = "1"
 
 // MetaFormat is the meta key holding the format version; SetMeta refuses to change it.
 const MetaFormat = "format"
@@ -50,6 +56,7 @@ var (
 		[]byte("status/" + Done),
 		[]byte("status/" + Failed),
 		[]byte("status/" + Missing),
+		[]byte("status/" + Stale), // since format 2
 	}
 )
 
@@ -158,7 +165,7 @@ func classifyOpenError(err error) error {
 
 // init checks an existing checkpoint (format version, buckets, size) and initializes a new one.
 func (db *DB) init() error {
-	fresh := false
+	fresh, migrate := false, false
 	err := db.view(func(tx *bolt.Tx) error {
 		if fi, err := os.Stat(db.path); err != nil {
 			return err
@@ -175,10 +182,15 @@ func (db *DB) init() error {
 			fresh = true
 			return nil
 		}
-		if v := string(meta.Get([]byte(MetaFormat))); v != FormatVersion {
-			return fmt.Errorf("%w: format version %q, this s3sync reads %q", ErrCorrupt, v, FormatVersion)
+		v := string(meta.Get([]byte(MetaFormat)))
+		if v != FormatVersion && v != formatV1 {
+			return fmt.Errorf("%w: format version %q, this s3sync reads %q and %q", ErrCorrupt, v, formatV1, FormatVersion)
 		}
+		migrate = v == formatV1
 		for _, name := range allBuckets() {
+			if migrate && bytes.Equal(name, statusBuckets[indexOf(Stale)]) {
+				continue
+			}
 			if tx.Bucket(name) == nil {
 				return fmt.Errorf("%w: bucket %q missing", ErrCorrupt, name)
 			}
@@ -192,8 +204,14 @@ func (db *DB) init() error {
 		}
 		return nil
 	})
-	if err != nil || !fresh {
+	if err != nil {
 		return err
+	}
+	if migrate && !db.readOnly {
+		return db.migrateV1()
+	}
+	if !fresh {
+		return nil
 	}
 	return db.update(func(tx *bolt.Tx) error {
 		for _, name := range allBuckets() {

@@ -17,10 +17,14 @@ const (
 	Done    Status = "done"    // copied; the destination accepted the body
 	Failed  Status = "failed"  // the last attempt failed; Object.Error says why
 	Missing Status = "missing" // none of the candidate keys exists at the source
+	Stale   Status = "stale"   // no longer referenced (record deleted, file replaced): never copied
 )
 
-// Statuses lists every status in report order.
+// Statuses lists the statuses of the copy in report order; Stale, outside the copy, is in AllStatuses.
 var Statuses = []Status{Pending, Done, Failed, Missing}
+
+// AllStatuses lists every status an object can have, in the order of their stored codes.
+var AllStatuses = []Status{Pending, Done, Failed, Missing, Stale}
 
 // statusCode is the byte a status is stored as; the values are part of the file format.
 func statusCode(s Status) (byte, bool) {
@@ -33,14 +37,16 @@ func statusCode(s Status) (byte, bool) {
 		return 2, true
 	case Missing:
 		return 3, true
+	case Stale:
+		return 4, true
 	}
 	return 0, false
 }
 
 // statusFromCode is the inverse of statusCode.
 func statusFromCode(c byte) (Status, bool) {
-	if int(c) < len(Statuses) {
-		return Statuses[c], true
+	if int(c) < len(AllStatuses) {
+		return AllStatuses[c], true
 	}
 	return "", false
 }
@@ -72,8 +78,8 @@ func ParseStatuses(s string) ([]Status, error) {
 }
 
 func validStatuses() string {
-	names := make([]string, len(Statuses))
-	for i, s := range Statuses {
+	names := make([]string, len(AllStatuses))
+	for i, s := range AllStatuses {
 		names[i] = string(s)
 	}
 	return strings.Join(names, ", ")

@@ -264,15 +264,15 @@ func TestOpenWrongFormat(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = bdb.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketMeta).Put([]byte(MetaFormat), []byte("2"))
+		return tx.Bucket(bucketMeta).Put([]byte(MetaFormat), []byte("9"))
 	})
 	bdb.Close()
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, err = Open(path, Options{})
-	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), `"2"`) {
-		t.Fatalf("Open = %v, want ErrCorrupt naming version 2", err)
+	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), `"9"`) {
+		t.Fatalf("Open = %v, want ErrCorrupt naming version 9", err)
 	}
 }
 

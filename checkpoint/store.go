@@ -144,6 +144,9 @@ func decodeCounter(v []byte) (objs, n int64) {
 // Merge stores the objects plan found, in one transaction: new IDs arrive Pending with
 // CreatedAt = UpdatedAt = now; known IDs keep their status fields and timestamps and get
 // Candidates, Size, ContentType and Remote refreshed; duplicate IDs in objs count once (the last wins).
+// Exceptions (see refresh): a Stale object found again is Pending again, and an object whose
+// file name changed (the record got a new file) starts over as Pending, a Done one leaving a
+// Stale object behind for the old file.
 func (db *DB) Merge(objs []Object) (added, known int, err error) {
 	if len(objs) == 0 {
 		return 0, 0, nil
@@ -216,11 +219,14 @@ func (db *DB) Merge(objs []Object) (added, known int, err error) {
 				return fmt.Errorf("%w: %v", ErrCorrupt, err)
 			}
 			if slices.Equal(old.Candidates, in.Candidates) && old.Size == in.Size &&
-				old.ContentType == in.ContentType && old.Remote == in.Remote {
+				old.ContentType == in.ContentType && old.Remote == in.Remote && old.Status != Stale {
 				continue
 			}
 			o := old
 			o.Candidates, o.Size, o.ContentType, o.Remote = in.Candidates, in.Size, in.ContentType, in.Remote
+			if err := w.refresh(it.key, old, &o); err != nil { // stale.go: a replaced file starts over
+				return err
+			}
 			if err := w.setStatus(it.key, old, o); err != nil {
 				return err
 			}
@@ -444,6 +450,9 @@ func (db *DB) walk(bucket []byte, pfx []string, fn func(Object) error) error {
 			err := db.view(func(tx *bolt.Tx) error {
 				objects := tx.Bucket(bucketObjects)
 				b := tx.Bucket(bucket)
+				if b == nil { // the stale index of a format 1 file opened ReadOnly
+					return nil
+				}
 				_, err := scan(b, p, after, eachChunk, func(k, v []byte) error {
 					var o Object
 					var err error
@@ -630,10 +639,13 @@ func (db *DB) Verify() error {
 				return fmt.Errorf("%w: object key %q decodes as %q", ErrCorrupt, k, id)
 			}
 			for i, b := range idx {
+				if b == nil { // the stale index of a format 1 file opened ReadOnly
+					continue
+				}
 				kk, _ := b.Cursor().Seek(k)
 				in := kk != nil && bytes.Equal(kk, k)
 				if want := i == indexOf(o.Status); in != want {
-					return fmt.Errorf("%w: object %q is %s but index %s has it: %t", ErrCorrupt, k, o.Status, Statuses[i], in)
+					return fmt.Errorf("%w: object %q is %s but index %s has it: %t", ErrCorrupt, k, o.Status, AllStatuses[i], in)
 				}
 			}
 			addCount(counts, o.Kind, o.Status, Count{1, o.countBytes()})
@@ -643,9 +655,12 @@ func (db *DB) Verify() error {
 			return err
 		}
 		for i, b := range idx {
+			if b == nil {
+				continue
+			}
 			err := b.ForEach(func(k, _ []byte) error {
 				if objects.Get(k) == nil {
-					return fmt.Errorf("%w: index %s holds %q, which has no object", ErrCorrupt, Statuses[i], k)
+					return fmt.Errorf("%w: index %s holds %q, which has no object", ErrCorrupt, AllStatuses[i], k)
 				}
 				return nil
 			})

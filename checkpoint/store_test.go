@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand"
+	"path"
 	"slices"
 	"strings"
 	"testing"
@@ -93,7 +94,9 @@ func TestMergeNewAndKnown(t *testing.T) {
 	// Plan again: two known with new candidates and size, three new.
 	again := objs("media_attachments", 1, 2)
 	for i := range again {
-		again[i].Candidates = []string{"new/key", "cache/new/key"}
+		// Same file name under new directories: a refresh, not a replaced file (see TestMergeReplacedFile).
+		base := path.Base(again[i].Candidates[0])
+		again[i].Candidates = []string{"new/" + base, "cache/new/" + base}
 		again[i].Size = 5
 		again[i].ContentType = "image/png"
 		again[i].Remote = true

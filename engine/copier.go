@@ -40,6 +40,9 @@ type copier struct {
 	// noContentMD5 stops sending the source's ETag as Content-MD5 (for sources whose ETags
 	// are not MD5s although they look like one: SSE-KMS, SSE-C).
 	noContentMD5 bool
+
+	// server, when set, copies inside the provider instead of streaming (see copyServerSide).
+	server ServerSideCopier
 }
 
 // copyObject tries o until it is done, missing, failed for good, or the retries run out.
@@ -85,6 +88,9 @@ func (c *copier) copyObject(work context.Context, o checkpoint.Object) (u checkp
 // copyCandidates copies the first candidate that exists at the source to the same key at the
 // destination and returns that key and the bytes written.
 func (c *copier) copyCandidates(ctx context.Context, o checkpoint.Object) (string, int64, error) {
+	if c.server != nil {
+		return c.copyServerSide(ctx, o)
+	}
 	for _, key := range o.Candidates {
 		body, info, err := c.src.Get(ctx, key)
 		if storage.IsNotFound(err) {

@@ -38,6 +38,13 @@ type CopyOptions struct {
 	// when the source's ETags are not MD5s (SSE-KMS, SSE-C). Zero value: send it.
 	NoContentMD5 bool
 
+	// ServerSide, when set, copies every object inside the provider instead of streaming it
+	// (see ChooseServerSide); nil = stream through s3sync.
+	ServerSide ServerSideCopier
+	// Throttle, when set, bounds the objects in flight by its AIMD window, which shrinks when
+	// the provider throttles; nil = always Concurrency.
+	Throttle *Throttle
+
 	BackoffBase time.Duration // first retry delay, 0 = 500ms; doubles per retry, with jitter
 	BackoffMax  time.Duration // longest retry delay, 0 = 30s
 
@@ -112,7 +119,7 @@ func Copy(ctx context.Context, db *checkpoint.DB, src Source, dst Destination, o
 		cancelWork()
 	}()
 
-	c := &copier{src: src, dst: dst, retries: opts.Retries, base: opts.BackoffBase, max: opts.BackoffMax, log: opts.Log, retried: &mon.retries, noContentMD5: opts.NoContentMD5}
+	c := &copier{src: src, dst: dst, retries: opts.Retries, base: opts.BackoffBase, max: opts.BackoffMax, log: opts.Log, retried: &mon.retries, noContentMD5: opts.NoContentMD5, server: opts.ServerSide}
 	jobs := make(chan checkpoint.Object)
 	results := make(chan result, opts.Concurrency)
 
@@ -128,9 +135,13 @@ func Copy(ctx context.Context, db *checkpoint.DB, src Source, dst Destination, o
 	for i := 0; i < opts.Concurrency; i++ {
 		g.Go(func() error {
 			for o := range jobs {
+				if !opts.Throttle.Acquire(work) {
+					continue // cancelled: the object stays pending
+				}
 				mon.inflight.Add(1)
 				u, ok, stop := c.copyObject(work, o)
 				mon.inflight.Add(-1)
+				opts.Throttle.Release()
 				if ok {
 					results <- result{Update: u, kind: o.Kind, size: o.Size, key: RowOf(o).Key}
 				}

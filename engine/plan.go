@@ -41,6 +41,14 @@ type PlanOptions struct {
 	// ReconnectBackoff is the wait before the first reconnection, doubled for each further
 	// one in a row up to MaxPlanBackoff; 0 = DefaultPlanBackoff.
 	ReconnectBackoff time.Duration
+
+	// Full makes a reconciling plan (see delta.go): objects of the kinds read whose record or
+	// attachment is gone become Stale, and each kind's Watermark is saved for PlanChanged.
+	// Ignored when Limit or Offset is set. Default false: plan only merges.
+	Full bool
+	// SkipRemoteCache leaves cached copies of remote media (Object.Remote) out of the
+	// checkpoint; KindSummary.RemoteSkipped counts them. Default false: they are planned.
+	SkipRemoteCache bool
 }
 
 // Reconnection defaults of PlanOptions: 1+2+4+8+16+16 s, about a minute of outage in all.
@@ -68,6 +76,14 @@ type KindSummary struct {
 	Skipped int64  // attachments without a file name, or with an unusable one
 	Err     error  // why this kind was not (fully) planned, nil when it was
 	Note    string // e.g. "table not found", for the summary
+
+	// Stale counts objects marked Stale: record deleted, attachment removed or file replaced.
+	Stale int64
+	// RemoteSkipped and RemoteSkippedBytes count the cached remote objects SkipRemoteCache
+	// left out, and the bytes the database knows for them.
+	RemoteSkipped, RemoteSkippedBytes int64
+
+	lastSeen *int64 // a Full plan's last committed record id, nil before the first page
 }
 
 // Plan snapshots the database into the checkpoint, one transaction per page, so memory stays
@@ -81,17 +97,27 @@ func Plan(ctx context.Context, cat Catalog, db *checkpoint.DB, opts PlanOptions)
 		kinds = catalog.AllKinds
 	}
 	var out []KindSummary
+	var schemaErr error // a kind whose table lacks a needed column: the others are planned first
 	for _, kind := range kinds {
 		sum := KindSummary{Kind: kind}
 		start := time.Now()
 		if opts.OnStart != nil {
 			opts.OnStart(kind, planned(ctx, cat, kind, opts))
 		}
-		err := planKind(ctx, cat, db, kind, opts, &sum)
+		err := planKindFull(ctx, cat, db, kind, opts, &sum) // delta.go: planKind, reconciling when opts.Full
 		if errors.Is(err, catalog.ErrNoTable) {
 			sum.Err, sum.Note = err, "table not found, skipped"
 			opts.Log.Warn().Str("kind", string(kind)).Err(err).Msg("kind skipped")
 			out = append(out, sum)
+			continue
+		}
+		if errors.Is(err, catalog.ErrNoColumn) {
+			sum.Err, sum.Note = err, "column missing, skipped"
+			opts.Log.Error().Str("kind", string(kind)).Err(err).Msg("kind skipped")
+			out = append(out, sum)
+			if schemaErr == nil {
+				schemaErr = fmt.Errorf("plan %s: %w (the other kinds were planned)", kind, err)
+			}
 			continue
 		}
 		out = append(out, sum)
@@ -100,7 +126,7 @@ func Plan(ctx context.Context, cat Catalog, db *checkpoint.DB, opts PlanOptions)
 		}
 		opts.Log.Debug().Str("kind", string(kind)).Dur("took", time.Since(start)).Msg("kind planned")
 	}
-	return out, nil
+	return out, schemaErr
 }
 
 // planKind reads one kind into the checkpoint, page by page, reconnecting after a lost
@@ -113,13 +139,13 @@ func planKind(ctx context.Context, cat Catalog, db *checkpoint.DB, kind catalog.
 		logged   = time.Now()
 	)
 	commit := func(p catalog.Page) error {
-		objs := make([]checkpoint.Object, len(p.Objects))
-		for i, o := range p.Objects {
-			objs[i] = checkpointObject(o)
-		}
+		objs := planObjects(p, opts, sum) // delta.go: the remote cache policy
 		added, known, err := db.Merge(objs)
 		if err != nil {
 			return fmt.Errorf("checkpoint: %w", err)
+		}
+		if err := reconcilePage(db, kind, p, lastID, resume, opts, sum); err != nil { // delta.go
+			return err
 		}
 		lastID, resume, failures = p.LastID, true, 0
 		sum.Records += int64(p.Records)

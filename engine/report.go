@@ -51,6 +51,12 @@ func RowOf(o checkpoint.Object) Row {
 func WriteTable(w io.Writer, counts map[string]map[checkpoint.Status]checkpoint.Count, kinds []string, statuses []checkpoint.Status) error {
 	if len(statuses) == 0 {
 		statuses = checkpoint.Statuses
+		for _, byStatus := range counts {
+			if byStatus[checkpoint.Stale].Objects > 0 { // a STALE column only when there are stale objects
+				statuses = checkpoint.AllStatuses
+				break
+			}
+		}
 	}
 	var names []string
 	for k := range counts {

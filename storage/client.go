@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"golang.org/x/time/rate"
 )
 
 // DefaultRegion is the region used when Config.Region is empty.
@@ -61,6 +62,8 @@ type Config struct {
 	IOTimeout time.Duration
 	// Observer, when set, is told about every request (for metrics); nil means none.
 	Observer Observer
+	// Limiter, when set, is waited on before every request (--max-rps); nil means no limit.
+	Limiter *rate.Limiter
 }
 
 // Client reads and writes objects of one bucket. It is safe for concurrent use.
@@ -126,6 +129,9 @@ func New(cfg Config) (*Client, error) {
 	}
 	if cfg.Observer != nil {
 		opts.APIOptions = append(opts.APIOptions, observe(cfg.Observer))
+	}
+	if cfg.Limiter != nil {
+		opts.APIOptions = append(opts.APIOptions, limitRequests(cfg.Limiter))
 	}
 	c := &Client{
 		s3:       s3.New(opts),

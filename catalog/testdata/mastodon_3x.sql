@@ -141,3 +141,14 @@ CREATE TABLE backups (
     updated_at timestamp without time zone DEFAULT now() NOT NULL
 );
 CREATE INDEX index_backups_on_user_id ON backups USING btree (user_id);
+
+-- Rails' migration ledger, as Mastodon 3.1.0 leaves it (the latest few versions only).
+CREATE TABLE schema_migrations (
+    version character varying NOT NULL PRIMARY KEY
+);
+INSERT INTO schema_migrations (version) VALUES
+    ('20191212003415'),
+    ('20191218153258'),
+    ('20200113125135'),
+    ('20200114113335'),
+    ('20200119112504');

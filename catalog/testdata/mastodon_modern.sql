@@ -187,3 +187,14 @@ CREATE TABLE backups (
     dump_file_size bigint
 );
 CREATE INDEX index_backups_on_user_id ON backups USING btree (user_id);
+
+-- Rails' migration ledger, as Mastodon 4.3.0 leaves it (the latest few versions only).
+CREATE TABLE schema_migrations (
+    version character varying NOT NULL PRIMARY KEY
+);
+INSERT INTO schema_migrations (version) VALUES
+    ('20240828123604'),
+    ('20240904215059'),
+    ('20240909014637'),
+    ('20240918021609'),
+    ('20241002184512');

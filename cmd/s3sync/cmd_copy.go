@@ -26,6 +26,10 @@ type copyOptions struct {
 	statusAddr  string
 	cpuProfile  string // write a CPU profile here (pprof), "" = none
 	memProfile  string // write a heap profile here at the end, "" = none
+	shard       string // --shard I/N, "" = none
+	serverSide  string // --server-side auto|always|never
+	maxRPS      float64
+	bwlimit     string // --bwlimit, e.g. 50M; "" = none
 }
 
 func newCopyCommand(g *globals) *cli.Command {
@@ -47,6 +51,10 @@ func copyFlags(o *copyOptions, full bool) []cli.Flag {
 	flags := []cli.Flag{
 		&cli.IntFlag{Name: "concurrency", Usage: "copy `N` objects at a time", DefaultText: "[sync] concurrency, else 16", Destination: &o.concurrency},
 		&cli.StringFlag{Name: "status-addr", Usage: "serve a live status page, JSON and metrics on `ADDR` (host:port; a port alone means 127.0.0.1)", DefaultText: "[sync] status_addr, else none", Destination: &o.statusAddr},
+		shardFlag(&o.shard),
+		&cli.StringFlag{Name: "server-side", Value: "auto", Usage: "`MODE` auto, always or never: copy inside the provider (CopyObject) when source and destination share an endpoint; auto probes once and streams when refused", Destination: &o.serverSide},
+		&cli.Float64Flag{Name: "max-rps", Usage: "at most `N` requests per second to each of source and destination", DefaultText: "no limit", Destination: &o.maxRPS},
+		&cli.StringFlag{Name: "bwlimit", Usage: "at most `RATE` bytes per second streamed (e.g. 50M, 800k)", DefaultText: "no limit", Destination: &o.bwlimit},
 	}
 	if !full {
 		return flags
@@ -76,6 +84,10 @@ func runCopy(c *cli.Context, g *globals, o copyOptions, requeue []checkpoint.Sta
 	if o.concurrency < 0 || o.limit < 0 {
 		return usageErrorf("", "--concurrency and --limit must not be negative")
 	}
+	lim, err := parseLimitFlags(o)
+	if err != nil {
+		return err
+	}
 	cfg, err := g.config()
 	if err != nil {
 		return err
@@ -83,7 +95,7 @@ func runCopy(c *cli.Context, g *globals, o copyOptions, requeue []checkpoint.Sta
 	if err := cfg.requireS3(); err != nil {
 		return err
 	}
-	path := cfg.checkpointPath(g.checkpoint)
+	path := shardCheckpointPath(cfg, g.checkpoint, lim.shard)
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return usageErrorf("s3sync plan", "checkpoint %s does not exist yet", path)
 	}
@@ -93,6 +105,9 @@ func runCopy(c *cli.Context, g *globals, o copyOptions, requeue []checkpoint.Sta
 	}
 	defer db.Close()
 	if err := checkLocations(db, cfg, false); err != nil {
+		return err
+	}
+	if err := checkShard(db, lim.shard, false); err != nil {
 		return err
 	}
 	if o.dryRun {
@@ -125,6 +140,7 @@ func runCopy(c *cli.Context, g *globals, o copyOptions, requeue []checkpoint.Sta
 		srcCfg.Observer, dstCfg.Observer = srv, srv
 		statusAddr = srv.Addr()
 	}
+	throttle := lim.apply(&srcCfg, &dstCfg, conc, g.log)
 	src, err := storage.New(srcCfg)
 	if err != nil {
 		return &configError{"s3.source", "", err.Error()}
@@ -146,12 +162,18 @@ func runCopy(c *cli.Context, g *globals, o copyOptions, requeue []checkpoint.Sta
 		}
 		fmt.Fprintf(g.stdout, "requeued %d object(s)\n", n)
 	}
+	server, mode, err := engine.ChooseServerSide(c.Context, o.serverSide, db, kindNames, src, dst)
+	if err != nil {
+		return err
+	}
+	g.log.Info().Str("mode", mode).Msg("copy mode")
 	runs, _ := db.GetMeta(metaCopyRuns)
 	n, _ := strconv.Atoi(runs)
 	if err := db.SetMeta(metaCopyRuns, strconv.Itoa(n+1)); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
 
+	tuneGC()
 	stopProfiles, err := startProfiles(o.cpuProfile, o.memProfile)
 	if err != nil {
 		return err
@@ -161,7 +183,9 @@ func runCopy(c *cli.Context, g *globals, o copyOptions, requeue []checkpoint.Sta
 	defer g.writeStopped(path, db)
 	g.log.Info().Str("from", src.String()).Str("to", dst.String()).Int("concurrency", conc).Msg("copy started")
 	bars := g.startCopyBars(mon)
-	sum, err := engine.Copy(c.Context, db, src, dst, engine.CopyOptions{
+	sum, err := engine.Copy(c.Context, db, engine.LimitBandwidth(src, lim.bwlimit), dst, engine.CopyOptions{
+		ServerSide:    server,
+		Throttle:      throttle,
 		Concurrency:   conc,
 		Kinds:         kindNames,
 		Limit:         o.limit,
@@ -177,6 +201,7 @@ func runCopy(c *cli.Context, g *globals, o copyOptions, requeue []checkpoint.Sta
 	})
 	bars.stop()
 	printCopySummary(g, sum)
+	printCopyMode(g, mode, throttle)
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,8 @@ import (
 type planOptions struct {
 	only          string
 	limit, offset int64
+	shard         string
+	delta         planDeltaOptions // plan_delta.go: --changed, --skip-remote-cache
 }
 
 func newPlanCommand(g *globals) *cli.Command {
@@ -27,6 +29,8 @@ func newPlanCommand(g *globals) *cli.Command {
 			&cli.StringFlag{Name: "only", Usage: "comma-separated `KINDS` to plan (default all): " + kindList(), Destination: &o.only},
 			&cli.Int64Flag{Name: "limit", Usage: "read at most `N` records per kind", DefaultText: "all", Destination: &o.limit},
 			&cli.Int64Flag{Name: "offset", Usage: "skip the first `N` records per kind (compatibility with the old tool)", DefaultText: "none", Destination: &o.offset},
+			shardFlag(&o.shard),
+			changedFlag(&o.delta), skipRemoteCacheFlag(&o.delta),
 		},
 		Action: func(c *cli.Context) error { return runPlan(c, g, o) },
 	}
@@ -39,6 +43,10 @@ func runPlan(c *cli.Context, g *globals, o planOptions) error {
 	}
 	if o.limit < 0 || o.offset < 0 {
 		return usageErrorf("", "--limit and --offset must not be negative")
+	}
+	shard, err := parseShardFlag(o.shard)
+	if err != nil {
+		return err
 	}
 	cfg, err := g.config()
 	if err != nil {
@@ -56,7 +64,7 @@ func runPlan(c *cli.Context, g *globals, o planOptions) error {
 	}
 	defer closeReader()
 
-	path := cfg.checkpointPath(g.checkpoint)
+	path := shardCheckpointPath(cfg, g.checkpoint, shard)
 	db, err := openCheckpoint(path, false)
 	if err != nil {
 		return err
@@ -65,15 +73,20 @@ func runPlan(c *cli.Context, g *globals, o planOptions) error {
 	if err := checkLocations(db, cfg, true); err != nil {
 		return err
 	}
+	if err := checkShard(db, shard, true); err != nil {
+		return err
+	}
 	g.writeRunning(path, "plan")
 	defer g.writeStopped(path, db)
 
 	start := time.Now()
 	bars := g.startPlanBars()
-	sums, err := engine.Plan(c.Context, reader, db, engine.PlanOptions{Kinds: kinds, Limit: o.limit, Offset: o.offset, Log: g.log,
+	staleBefore := staleCount(db)
+	sums, err := runPlanStage(c.Context, g, cfg, o.delta, reader, engine.ShardCatalog(reader, shard), db, engine.PlanOptions{Kinds: kinds, Limit: o.limit, Offset: o.offset, Log: g.log,
 		OnStart: bars.start, OnPage: bars.page})
 	bars.stop(err == nil)
 	printPlan(g, sums, time.Since(start))
+	printPlanDelta(g, sums, staleBefore, db)
 	if err != nil {
 		if c.Context.Err() != nil {
 			return errInterrupted
@@ -83,7 +96,11 @@ func runPlan(c *cli.Context, g *globals, o planOptions) error {
 	if err := db.SetMeta(metaPlannedAt, time.Now().UTC().Format(time.RFC3339)); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
-	fmt.Fprintf(g.stdout, "checkpoint: %s\nnext: s3sync copy\n", path)
+	next := "s3sync copy"
+	if shard.Sharded() {
+		next += " --shard " + shard.String()
+	}
+	fmt.Fprintf(g.stdout, "checkpoint: %s\nnext: %s\n", path, next)
 	return nil
 }
 

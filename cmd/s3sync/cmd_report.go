@@ -20,6 +20,7 @@ type reportOptions struct {
 	status string
 	only   string
 	output string
+	merge  bool // the arguments are checkpoints (shards) to combine
 }
 
 func newReportCommand(g *globals) *cli.Command {
@@ -34,6 +35,7 @@ func newReportCommand(g *globals) *cli.Command {
 			&cli.StringFlag{Name: "status", Usage: "comma-separated `STATUSES` (pending,done,failed,missing); csv/json default failed,missing", Destination: &o.status},
 			&cli.StringFlag{Name: "only", Usage: "comma-separated `KINDS`", Destination: &o.only},
 			&cli.StringFlag{Name: "output", Usage: "write to `FILE` instead of standard output", Destination: &o.output},
+			&cli.BoolFlag{Name: "merge", Usage: "combine the checkpoints given as arguments (shards): report --merge a.db b.db …", Destination: &o.merge},
 		},
 		Action: func(c *cli.Context) error { return runReport(c, g, o) },
 	}
@@ -63,6 +65,9 @@ func runReport(c *cli.Context, g *globals, o reportOptions) error {
 		for _, k := range ks {
 			kinds = append(kinds, string(k))
 		}
+	}
+	if o.merge || c.Args().Len() > 0 {
+		return runReportMerge(g, o, c.Args().Slice(), kinds, statuses)
 	}
 	path, err := g.reportCheckpointPath()
 	if err != nil {

@@ -52,6 +52,7 @@ type Config struct {
 	ContentMD5  bool   // [sync] content_md5: send the source's MD5 ETag as Content-MD5, default true
 	StatusAddr  string // [sync] status_addr: the copy's status server, "" = none
 	StatusToken string // [sync] status_token or $S3SYNC_STATUS_TOKEN: required by the status server, "" = none
+	RemoteCache string // [sync] remote_cache: "copy" (default) or "skip" cached remote media in plan
 
 	Warnings []string // things ignored on purpose, logged by the caller
 }
@@ -120,7 +121,7 @@ func ParseConfig(r io.Reader, getenv func(string) string) (*Config, error) {
 		}
 	}
 	if s := p.section("sync"); s != nil {
-		p.known(s, "concurrency", "checkpoint", "retries", "content_md5", "status_addr", "status_token")
+		p.known(s, "concurrency", "checkpoint", "retries", "content_md5", "status_addr", "status_token", "remote_cache")
 		if s.HasKey("concurrency") {
 			cfg.Concurrency = p.integer(s, "concurrency", defaultConcurrency, 1, 10000)
 		}
@@ -129,6 +130,7 @@ func ParseConfig(r io.Reader, getenv func(string) string) (*Config, error) {
 		cfg.ContentMD5 = p.boolean(s, "content_md5", true)
 		cfg.StatusAddr = p.statusAddr(s)
 		cfg.StatusToken = p.str(s, "status_token")
+		cfg.RemoteCache = p.remoteCache(s) // delta_config.go
 	}
 	if v := getenv("S3SYNC_STATUS_TOKEN"); v != "" {
 		cfg.StatusToken = v

@@ -87,6 +87,10 @@ func run(ctx context.Context, args []string, e env) int {
 			newRetryFailedCommand(g),
 			newReportCommand(g),
 			newStatusCommand(g),
+			newCheckCommand(g),
+			newVerifyCommand(g),  // issue 7: cmd_verify.go
+			newUsageCommand(g),   // cmd_usage.go
+			newOrphansCommand(g), // cmd_orphans.go
 		},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return usageErrorf("s3sync --help", "%v", err)

@@ -376,3 +376,19 @@ func TestFullDisk(t *testing.T) {
 	s.must(exitOK, "copy", "--resume")
 	s.assertCopied(bodies)
 }
+
+// A table without a column s3sync needs is named in a clear message (exit 1) after the other
+// kinds were planned.
+func TestMissingColumn(t *testing.T) {
+	s := newSandbox(t, pgtest.ModernSchema)
+	manyObjects(s, 3)
+	s.exec(`INSERT INTO custom_emojis (id, shortcode, image_file_name) VALUES (1, 'blob', 'e.png')`)
+	s.exec(`ALTER TABLE custom_emojis DROP COLUMN image_file_name`)
+	r := s.must(exitError, "plan")
+	if !strings.Contains(r.stderr, "custom_emojis has no column image_file_name") || !strings.Contains(r.stdout, "column missing, skipped") {
+		t.Errorf("plan: %s", r)
+	}
+	if c := s.counts(); c[checkpoint.Pending] != 3 {
+		t.Errorf("the other kinds were not planned: %v", c)
+	}
+}

@@ -46,6 +46,7 @@ type config struct {
 	scale           scale
 	conc            int
 	keep            bool
+	hasServerSide   bool // s3sync copy has --server-side
 	results         []*result
 	notes           []string
 	out             string
@@ -63,7 +64,12 @@ func main() {
 	flag.IntVar(&c.conc, "concurrency", 32, "workers for the local and WAN comparisons")
 	flag.BoolVar(&c.keep, "keep", false, "keep the work directory")
 	proxyOnly := flag.String("proxy-only", "", "only run the latency proxy in front of this endpoint until interrupted")
+	breakdownOf := flag.String("breakdown", "", "only print the CPU breakdown of BINARY,PROFILE")
 	flag.Parse()
+	if bin, prof, ok := strings.Cut(*breakdownOf, ","); ok {
+		fmt.Print(breakdown(bin, prof))
+		return
+	}
 	if *proxyOnly != "" {
 		p := &latencyProxy{addr: fmt.Sprintf("127.0.0.1:%d", *proxyPort), delay: 20 * time.Millisecond}
 		must(p.start(*proxyOnly))
@@ -92,9 +98,15 @@ func main() {
 	}
 	c.bin = filepath.Join(c.work, "bin")
 	must(os.MkdirAll(c.bin, 0o755))
+	must(os.MkdirAll(filepath.Dir(c.out), 0o755))
 	start := time.Now()
 	logf("work directory %s, scale %s, %d round(s)", c.work, c.scale.name, c.scale.rounds)
 	c.build()
+	help, _ := exec.Command(filepath.Join(c.bin, "s3sync"), "copy", "--help").CombinedOutput()
+	c.hasServerSide = strings.Contains(string(help), "--server-side")
+	if c.hasServerSide {
+		c.notes = append(c.notes, "s3sync streams every body (`--server-side never`) in all comparisons; the s3sync-serverside rows copy inside the server (`--server-side always`, CopyObject), possible only when both buckets share a provider and credentials.")
+	}
 
 	c.s3 = &s3server{bin: filepath.Join(c.repo, ".tools/versitygw"), root: filepath.Join(c.work, "s3"),
 		addr: fmt.Sprintf("127.0.0.1:%d", *port), access: "bench-access", secret: "bench-secret"}

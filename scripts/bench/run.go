@@ -52,6 +52,19 @@ func (c *config) dataset(name, profile string, records int, extra ...string) *da
 	return d
 }
 
+// serverSideArgs are s3sync's flags for streaming every body through s3sync (the
+// comparison with the raw loop and rclone), or for copying inside the server when both
+// buckets share it (s3sync-serverside); none for an s3sync without --server-side.
+func (c *config) serverSideArgs(serverSide bool) []string {
+	if !c.hasServerSide {
+		return nil
+	}
+	if serverSide {
+		return []string{"--server-side", "always"}
+	}
+	return []string{"--server-side", "never"}
+}
+
 // benchACL is the canned ACL every tool sends with its PUTs: Mastodon's S3_PERMISSION default,
 // and what gendata writes into s3sync's config.
 const benchACL = "public-read"
@@ -110,12 +123,12 @@ func (c *config) copyRun(scenario string, d *dataset, t tool, wan bool, round in
 	case "raw":
 		cmd = exec.Command(filepath.Join(c.bin, "rawcopy"), "--endpoint", endpoint, "--access-key", c.s3.access,
 			"--secret-key", c.s3.secret, "--src", d.src, "--dst", d.dst, "--keys", d.keys, "--concurrency", strconv.Itoa(t.conc), "--acl", benchACL)
-	case "s3sync":
+	case "s3sync", "s3sync-serverside":
 		ckpt := filepath.Join(c.work, "run.db")
 		must(copyFile(plan, ckpt))
 		os.Remove(ckpt + ".status.json")
-		cmd = exec.Command(filepath.Join(c.bin, "s3sync"), "--config", cfg, "--checkpoint", ckpt, "--log-level", "warn",
-			"copy", "--concurrency", strconv.Itoa(t.conc))
+		cmd = exec.Command(filepath.Join(c.bin, "s3sync"), append([]string{"--config", cfg, "--checkpoint", ckpt, "--log-level", "warn",
+			"copy", "--concurrency", strconv.Itoa(t.conc)}, c.serverSideArgs(t.name == "s3sync-serverside")...)...)
 	case "rclone", "rclone-nocheck":
 		args := []string{"copy", "src:" + d.src, "dst:" + d.dst, "--files-from", d.keys,
 			"--transfers", strconv.Itoa(t.conc), "--checkers", strconv.Itoa(t.conc), "-q"}
@@ -146,6 +159,16 @@ func (c *config) measure(cmd *exec.Cmd) *result {
 	if cmd.Env == nil {
 		cmd.Env = cleanEnv()
 	}
+	// Peak RSS comes from GNU time, which forks (a small process) before exec: a child
+	// started directly by Go shares the driver's memory until exec, and the kernel then reports
+	// at least the driver's RSS as the child's peak.
+	rssFile := filepath.Join(c.work, "time.rss")
+	os.Remove(rssFile)
+	if _, err := os.Stat("/usr/bin/time"); err == nil {
+		wrapped := exec.Command("/usr/bin/time", append([]string{"-f", "%M", "-o", rssFile, cmd.Path}, cmd.Args[1:]...)...)
+		wrapped.Env, wrapped.Dir = cmd.Env, cmd.Dir
+		*cmd = *wrapped
+	}
 	var stderr, stdout bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	c.s3.markLog()
@@ -158,6 +181,14 @@ func (c *config) measure(cmd *exec.Cmd) *result {
 		r.User = time.Duration(ru.Utime.Nano()).Seconds()
 		r.Sys = time.Duration(ru.Stime.Nano()).Seconds()
 		r.RSSKB = ru.Maxrss
+	}
+	if data, err := os.ReadFile(rssFile); err == nil {
+		// "%M\n", after "Command exited with non-zero status N" when it failed
+		if f := strings.Fields(string(data)); len(f) > 0 {
+			if n, err := strconv.ParseInt(f[len(f)-1], 10, 64); err == nil {
+				r.RSSKB = n
+			}
+		}
 	}
 	if err != nil {
 		r.Err = fmt.Sprintf("%v: %s", err, lastLines(stderr.String()+stdout.String(), 3))

@@ -16,6 +16,10 @@ if ! command -v rclone >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rclone >/dev/null
 fi
+if [ ! -x /usr/bin/time ]; then
+  echo "bench: installing GNU time (Debian package), for peak RSS" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null
+fi
 . .tools/test-env.sh
 echo "bench: load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 exec go run ./scripts/bench -scale "${BENCH_SCALE:-quick}" "$@"

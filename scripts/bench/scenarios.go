@@ -17,18 +17,28 @@ func (c *config) peers() []tool {
 var descPeers = "raw = scripts/bench/rawcopy (GET → streamed PUT, aws-sdk-go-v2); rclone = `rclone copy src: dst: --files-from keys --transfers N --checkers N`; " +
 	"rclone-nocheck adds `--no-check-dest --no-traverse`; s3sync = `s3sync copy --concurrency N` on a fresh copy of the planned checkpoint."
 
+// localPeers are the peers plus, when s3sync has it, its server-side copy.
+func (c *config) localPeers() []tool {
+	if !c.hasServerSide {
+		return c.peers()
+	}
+	return append(c.peers(), tool{"s3sync-serverside", c.conc})
+}
+
 func (c *config) mix() string {
 	d := c.dataset("mix", "mastodon", c.scale.mixRecords)
-	rs := c.rounds("mix", d, c.peers(), false)
+	rs := c.rounds("mix", d, c.localPeers(), false)
 	return section(fmt.Sprintf("Mastodon mix, local (loopback), %d workers", c.conc), d, descPeers, rs) +
-		ratios(rs, "s3sync", c.conc, []string{"raw", "rclone", "rclone-nocheck"})
+		ratios(rs, "s3sync", c.conc, []string{"raw", "rclone", "rclone-nocheck"}) +
+		ratios(rs, "raw", c.conc, []string{"rclone", "rclone-nocheck"})
 }
 
 func (c *config) small() string {
 	d := c.dataset("small", "small", c.scale.smallRecords)
-	rs := c.rounds("small", d, c.peers(), false)
+	rs := c.rounds("small", d, c.localPeers(), false)
 	return section(fmt.Sprintf("Small objects (all < 64 KB), local, %d workers", c.conc), d, descPeers, rs) +
-		ratios(rs, "s3sync", c.conc, []string{"raw", "rclone", "rclone-nocheck"})
+		ratios(rs, "s3sync", c.conc, []string{"raw", "rclone", "rclone-nocheck"}) +
+		ratios(rs, "raw", c.conc, []string{"rclone", "rclone-nocheck"})
 }
 
 func (c *config) wan() string {
@@ -44,6 +54,7 @@ func (c *config) wan() string {
 	desc := fmt.Sprintf("Every request through a proxy that adds %s before forwarding it, and %s to each new connection. ", c.proxy.delay, c.proxy.delay) + descPeers
 	return section("WAN profile (+20 ms per request), small-objects data set", d, desc, rs) +
 		ratios(rs, "s3sync", c.conc, []string{"raw", "rclone", "rclone-nocheck"}) +
+		ratios(rs, "raw", c.conc, []string{"rclone", "rclone-nocheck"}) +
 		ratios(rs, "s3sync", 256, []string{"raw", "rclone-nocheck"}) + sweep(rs, "s3sync")
 }
 
@@ -157,6 +168,7 @@ func (c *config) resume() string {
 				os.Remove(ckpt + ".status.json")
 				args = []string{"--config", d.config, "--checkpoint", ckpt, "--log-level", "warn", "copy", "--limit", "1"}
 			}
+			args = append(args, c.serverSideArgs(false)...)
 			r := c.measure(exec.Command(filepath.Join(c.bin, "s3sync"), args...))
 			r.Scenario, r.Round = "resume", round
 			r.Tool = fmt.Sprintf("copy --resume --limit 1, %d objects, 99%% done", n)
@@ -210,8 +222,8 @@ func (c *config) profiles() string {
 		must(c.s3.wipe(d.dst))
 		ckpt := filepath.Join(c.work, "run.db")
 		must(copyFile(d.plan, ckpt))
-		r := c.measure(exec.Command(filepath.Join(c.bin, "s3sync"), "--config", d.config, "--checkpoint", ckpt, "--log-level", "warn",
-			"copy", "--concurrency", strconv.Itoa(c.conc), "--cpuprofile", prof))
+		r := c.measure(exec.Command(filepath.Join(c.bin, "s3sync"), append([]string{"--config", d.config, "--checkpoint", ckpt,
+			"--log-level", "warn", "copy", "--concurrency", strconv.Itoa(c.conc), "--cpuprofile", prof}, c.serverSideArgs(false)...)...))
 		if r.Err != "" {
 			fmt.Fprintf(&b, "profile of %s failed: %s\n\n", name, r.Err)
 			continue
@@ -232,32 +244,57 @@ func (c *config) profiles() string {
 	return b.String()
 }
 
-// breakdown sums a CPU profile into the groups that matter for a copier, then lists the top
-// functions.
+// breakdown sorts a CPU profile's samples by the function they were taken in (flat time)
+// into the groups that matter for a copier, then lists the top functions.
 func breakdown(bin, prof string) string {
-	groups := []struct{ name, focus string }{
-		{"syscalls (socket and file I/O)", `^syscall\.|^internal/runtime/syscall|^runtime\.netpoll`},
-		{"garbage collection and allocation", `^runtime\.gcBgMarkWorker|^runtime\.mallocgc|^runtime\.gcAssist`},
-		{"SigV4 signing (SHA-256, HMAC)", `signer/v4|^crypto/sha256|^crypto/hmac`},
-		{"MD5/CRC checksums", `^crypto/md5|^hash/crc32|checksum`},
-		{"SDK middleware stack (smithy-go)", `smithy-go/middleware`},
-		{"net/http client", `^net/http\.`},
-		{"checkpoint (bbolt)", `go\.etcd\.io/bbolt|s3sync/checkpoint`},
-		{"logging (zerolog)", `zerolog`},
+	groups := []struct{ name, re string }{
+		{"system calls (socket, file)", `^(internal/runtime/syscall|syscall)[./]`},
+		{"garbage collector and allocator", `^runtime\.(gc|scan|mark|greyobject|mallocgc|(\(\*mspan\))|(\(\*mcache\))|(\(\*mcentral\))|(\(\*mheap\))|nextFreeFast|memclr|tryDefer|findObject|heapBits|wbBuf|bulkBarrier|sweep|writeHeapBits|spanClass|typePointers)|^internal/runtime/gc`},
+		{"other Go runtime (scheduler, locks, timers, maps, stacks)", `^(runtime|internal/runtime|aeshash|indexbyte|memeqbody|cmpbody|gcWriteBarrier)`},
+		{"crypto (SigV4 SHA-256 and HMAC, MD5)", `^(crypto|vendor/golang.org/x/crypto)/`},
+		{"AWS SDK and smithy-go", `^github\.com/aws/`},
+		{"net/http, bufio, textproto, url", `^(net/http|net/textproto|bufio|net/url|net\.|internal/poll|mime)`},
+		{"checkpoint (bbolt)", `^(go\.etcd\.io/bbolt|github\.com/s3sync/s3sync/checkpoint)`},
+		{"s3sync engine and storage", `^github\.com/s3sync/s3sync/`},
+	}
+	res := make([]*regexp.Regexp, len(groups))
+	for i, g := range groups {
+		res[i] = regexp.MustCompile(g.re)
+	}
+	out, _ := exec.Command("go", "tool", "pprof", "-top", "-nodecount=100000", "-nodefraction=0", "-edgefraction=0", bin, prof).Output()
+	line := regexp.MustCompile(`^\s*([0-9.]+)(ms|s|us|µs)\s+[0-9.]+%\s+[0-9.]+%\s+[0-9.]+(?:ms|s|us|µs)\s+[0-9.]+%\s+(.+)$`)
+	sums := make([]float64, len(groups)+1)
+	var total float64
+	for _, l := range strings.Split(string(out), "\n") {
+		m := line.FindStringSubmatch(l)
+		if m == nil {
+			continue
+		}
+		v, _ := strconv.ParseFloat(m[1], 64)
+		switch m[2] {
+		case "ms":
+			v /= 1e3
+		case "us", "µs":
+			v /= 1e6
+		}
+		total += v
+		k := len(groups) // other
+		for i, re := range res {
+			if re.MatchString(m[3]) {
+				k = i
+				break
+			}
+		}
+		sums[k] += v
 	}
 	var b strings.Builder
-	b.WriteString("| where (cumulative, overlapping) | share of CPU samples |\n|---|---|\n")
-	for _, g := range groups {
-		out, _ := exec.Command("go", "tool", "pprof", "-top", "-nodecount=100000", "-nodefraction=0", "-focus="+g.focus, bin, prof).Output()
-		if m := regexp.MustCompile(`Showing nodes accounting for [^,]+, ([0-9.]+)% of`).FindStringSubmatch(string(out)); m != nil {
-			// With -focus, "total" is the whole profile and the first figure is what the focus kept.
-			fmt.Fprintf(&b, "| %s | %s%% |\n", g.name, m[1])
-		} else {
-			fmt.Fprintf(&b, "| %s | 0%% |\n", g.name)
-		}
+	b.WriteString("| where the samples were taken (flat) | CPU s | share |\n|---|---|---|\n")
+	for i, g := range groups {
+		fmt.Fprintf(&b, "| %s | %.2f | %.0f%% |\n", g.name, sums[i], 100*sums[i]/max(total, 1e-9))
 	}
-	out, _ := exec.Command("go", "tool", "pprof", "-top", "-nodecount=12", bin, prof).Output()
-	b.WriteString("\n```\n" + strings.TrimSpace(string(out)) + "\n```\n\n")
+	fmt.Fprintf(&b, "| other (strconv, fmt, sync, ...) | %.2f | %.0f%% |\n", sums[len(groups)], 100*sums[len(groups)]/max(total, 1e-9))
+	top, _ := exec.Command("go", "tool", "pprof", "-top", "-cum", "-nodecount=25", bin, prof).Output()
+	b.WriteString("\n<details><summary>top functions by cumulative time</summary>\n\n```\n" + strings.TrimSpace(string(top)) + "\n```\n</details>\n\n")
 	return b.String()
 }
 

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/s3sync/s3sync/engine"
+	"github.com/s3sync/s3sync/storage"
+)
+
+type orphansOptions struct {
+	output string
+}
+
+func newOrphansCommand(g *globals) *cli.Command {
+	var o orphansOptions
+	return &cli.Command{
+		Name:  "orphans",
+		Usage: "list source keys the database does not reference (never deletes)",
+		Description: "Lists the source bucket page by page and writes, as CSV (key,size,last_modified,reason), every\n" +
+			"key no record of the Mastodon database references, then the totals: what a bucket-wide copy\n" +
+			"would move for nothing. reason is unreferenced (Mastodon's layout, no such record or file) or\n" +
+			"not mastodon (outside its layout). Nothing is deleted.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the CSV to `FILE` instead of standard output", Destination: &o.output},
+		},
+		Action: func(c *cli.Context) error { return runOrphans(c, g, o) },
+	}
+}
+
+func runOrphans(c *cli.Context, g *globals, o orphansOptions) error {
+	cfg, err := g.config()
+	if err != nil {
+		return err
+	}
+	if cfg.Source == nil {
+		return &configError{"s3.source", "", "section missing: orphans lists the source bucket"}
+	}
+	if err := cfg.requireDatabase(); err != nil {
+		return err
+	}
+	src, err := storage.New(*cfg.Source)
+	if err != nil {
+		return &configError{"s3.source", "", err.Error()}
+	}
+	if err := src.CheckBucket(c.Context); err != nil {
+		return err
+	}
+	reader, closeReader, err := openCatalog(c.Context, g, cfg)
+	if err != nil {
+		return err
+	}
+	defer closeReader()
+
+	var out io.Writer = g.stdout
+	summary := g.stdout
+	if o.output != "" {
+		f, err := os.OpenFile(o.output, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+		if err != nil {
+			return usageErrorf("", "--output: %v", err)
+		}
+		defer f.Close()
+		out = f
+	} else {
+		summary = g.stderr
+	}
+	tot, err := engine.Orphans(c.Context, src, reader, out)
+	if err != nil {
+		if c.Context.Err() != nil {
+			return errInterrupted
+		}
+		return err
+	}
+	fmt.Fprintf(summary, "listed %d key(s), %s; orphans %d, %s (of which outside Mastodon's layout %d, %s)\n",
+		tot.Listed, engine.FormatBytes(tot.ListedBytes), tot.Orphans, engine.FormatBytes(tot.OrphanBytes),
+		tot.Foreign, engine.FormatBytes(tot.ForeignBytes))
+	return nil
+}

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"github.com/urfave/cli/v2"
+
+	"github.com/s3sync/s3sync/catalog"
+	"github.com/s3sync/s3sync/engine"
+)
+
+type usageOptions struct {
+	only string
+	noDB bool
+}
+
+func newUsageCommand(g *globals) *cli.Command {
+	var o usageOptions
+	return &cli.Command{
+		Name:  "usage",
+		Usage: "objects and bytes per kind: local versus remote cache, done versus left",
+		Description: "Like `tootctl media usage`, for the migration: from the checkpoint, each kind's objects and\n" +
+			"bytes split by local media (irreplaceable) and cached remote media (re-fetchable), and by how\n" +
+			"far the copy is; with the database configured, its record counts too.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "only", Usage: "comma-separated `KINDS` (default all)", Destination: &o.only},
+			&cli.BoolFlag{Name: "no-database", Usage: "do not ask the database for record counts", Destination: &o.noDB},
+		},
+		Action: func(c *cli.Context) error { return runUsage(c, g, o) },
+	}
+}
+
+func runUsage(c *cli.Context, g *globals, o usageOptions) error {
+	kinds, err := kindNamesOf(o.only)
+	if err != nil {
+		return err
+	}
+	cfg, err := g.config()
+	if err != nil {
+		return err
+	}
+	db, _, err := openPlannedCheckpoint(g, cfg, true)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	rows, err := engine.Usage(db, kinds)
+	if err != nil {
+		return err
+	}
+	if !o.noDB && cfg.Database != nil {
+		reader, closeReader, err := openCatalog(c.Context, g, cfg)
+		if err != nil {
+			return err
+		}
+		defer closeReader()
+		for i := range rows {
+			if n, err := reader.Count(c.Context, catalog.Kind(rows[i].Kind)); err == nil {
+				rows[i].Records = n
+			}
+		}
+	}
+	return engine.WriteUsage(g.stdout, rows)
+}

@@ -1,0 +1,154 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/s3sync/s3sync/catalog"
+	"github.com/s3sync/s3sync/checkpoint"
+	"github.com/s3sync/s3sync/engine"
+	"github.com/s3sync/s3sync/storage"
+)
+
+type verifyOptions struct {
+	sample      int
+	all         bool
+	only        string
+	concurrency int
+	rate        float64
+}
+
+func newVerifyCommand(g *globals) *cli.Command {
+	var o verifyOptions
+	return &cli.Command{
+		Name:  "verify",
+		Usage: "check done objects at the destination with HEAD; mismatches become failed",
+		Description: "Checks that every done object (or a random sample) is at the destination with the size copied\n" +
+			"(and the database's size for originals), the source's ETag when both are plain MD5s, and the\n" +
+			"Content-Type and Cache-Control the copy set. Mismatches are marked failed with the reason, so\n" +
+			"`s3sync retry-failed` copies them again. Exit 0 only when everything checked is right, 3 otherwise.",
+		Flags: []cli.Flag{
+			&cli.IntFlag{Name: "sample", Usage: "check `N` done objects picked at random", DefaultText: "all", Destination: &o.sample},
+			&cli.BoolFlag{Name: "all", Usage: "check every done object (the default)", Destination: &o.all},
+			&cli.StringFlag{Name: "only", Usage: "comma-separated `KINDS` to check (default all)", Destination: &o.only},
+			&cli.IntFlag{Name: "concurrency", Usage: "HEAD requests in flight", DefaultText: "[sync] concurrency", Destination: &o.concurrency},
+			&cli.Float64Flag{Name: "rate", Usage: "at most `N` HEAD requests per second over both buckets; 0 = unlimited", Value: 200, Destination: &o.rate},
+		},
+		Action: func(c *cli.Context) error { return runVerify(c, g, o) },
+	}
+}
+
+func runVerify(c *cli.Context, g *globals, o verifyOptions) error {
+	if o.all && o.sample > 0 {
+		return usageErrorf("s3sync verify --sample N, or s3sync verify --all", "--sample and --all exclude each other")
+	}
+	if o.sample < 0 || o.concurrency < 0 || o.rate < 0 {
+		return usageErrorf("", "--sample, --concurrency and --rate must not be negative")
+	}
+	kinds, err := kindNamesOf(o.only)
+	if err != nil {
+		return err
+	}
+	cfg, err := g.config()
+	if err != nil {
+		return err
+	}
+	db, _, err := openPlannedCheckpoint(g, cfg, false)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	conc := cfg.Concurrency
+	if o.concurrency > 0 {
+		conc = o.concurrency
+	}
+	src, dst, err := openBuckets(c.Context, cfg, conc)
+	if err != nil {
+		return err
+	}
+	shown := 0
+	sum, err := engine.Verify(c.Context, db, src, dst, engine.VerifyOptions{
+		Kinds: kinds, Sample: o.sample, Concurrency: conc, Rate: o.rate,
+		OnProblem: func(p engine.VerifyProblem) {
+			if shown < 50 {
+				fmt.Fprintf(g.stdout, "problem: %s: %s\n", p.Key, p.Reason)
+			}
+			shown++
+		},
+	})
+	if shown > 50 {
+		fmt.Fprintf(g.stdout, "... and %d more problem(s): s3sync report --status failed\n", shown-50)
+	}
+	fmt.Fprintf(g.stdout, "verified %d object(s): %d right, %d problem(s)\n", sum.Checked, sum.OK, sum.Problems)
+	if err != nil {
+		if c.Context.Err() != nil {
+			return errInterrupted
+		}
+		return err
+	}
+	if sum.Problems > 0 {
+		fmt.Fprintln(g.stdout, "next: s3sync retry-failed, then s3sync verify again")
+		return &failedObjectsError{sum.Problems}
+	}
+	return nil
+}
+
+// kindNamesOf parses --only into kind names; "" gives nil (all).
+func kindNamesOf(only string) ([]string, error) {
+	if only == "" {
+		return nil, nil
+	}
+	kinds, err := catalog.ParseKinds(only)
+	if err != nil {
+		return nil, usageErrorf("--only "+kindList(), "--only: %v", err)
+	}
+	names := make([]string, len(kinds))
+	for i, k := range kinds {
+		names[i] = string(k)
+	}
+	return names, nil
+}
+
+// openPlannedCheckpoint opens the configured checkpoint, which plan must have made, and checks
+// that it was planned for the configured buckets.
+func openPlannedCheckpoint(g *globals, cfg *Config, readOnly bool) (*checkpoint.DB, string, error) {
+	if err := cfg.requireS3(); err != nil {
+		return nil, "", err
+	}
+	path := cfg.checkpointPath(g.checkpoint)
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return nil, "", usageErrorf("s3sync plan", "checkpoint %s does not exist yet", path)
+	}
+	db, err := openCheckpoint(path, readOnly)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := checkLocations(db, cfg, false); err != nil {
+		db.Close()
+		return nil, "", err
+	}
+	return db, path, nil
+}
+
+// openBuckets makes the source and destination clients and checks both buckets.
+func openBuckets(ctx context.Context, cfg *Config, conc int) (src, dst *storage.Client, err error) {
+	srcCfg, dstCfg := *cfg.Source, *cfg.Destination
+	srcCfg.MaxConns = max(srcCfg.MaxConns, conc, storage.DefaultMaxConns)
+	dstCfg.MaxConns = max(dstCfg.MaxConns, conc, storage.DefaultMaxConns)
+	if src, err = storage.New(srcCfg); err != nil {
+		return nil, nil, &configError{"s3.source", "", err.Error()}
+	}
+	if dst, err = storage.New(dstCfg); err != nil {
+		return nil, nil, &configError{"s3.destination", "", err.Error()}
+	}
+	for _, cl := range []*storage.Client{src, dst} {
+		if err := cl.CheckBucket(ctx); err != nil {
+			return nil, nil, err
+		}
+	}
+	return src, dst, nil
+}

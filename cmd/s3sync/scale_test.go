@@ -1,0 +1,374 @@
+package main
+
+import (
+	"bytes"
+	"encoding/csv"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/s3sync/s3sync/catalog/pgtest"
+	"github.com/s3sync/s3sync/checkpoint"
+	"github.com/s3sync/s3sync/engine"
+	"github.com/s3sync/s3sync/storage"
+	"github.com/s3sync/s3sync/storage/s3test"
+)
+
+// shardFiles returns the default checkpoint paths of the n shards of the sandbox.
+func (s *sandbox) shardFiles(n int) []string {
+	var out []string
+	for i := range n {
+		out = append(out, filepath.Join(s.dir, fmt.Sprintf("s3sync-%d-of-%d.db", i, n)))
+	}
+	return out
+}
+
+// runAll runs one s3sync process per argument list at the same time and fails the test unless
+// every one exits 0.
+func (s *sandbox) runAll(argLists [][]string) {
+	s.t.Helper()
+	var wg sync.WaitGroup
+	errs := make([]string, len(argLists))
+	for i, args := range argLists {
+		cmd := s.command(args...)
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := cmd.Run(); err != nil {
+				errs[i] = fmt.Sprintf("s3sync %s: %v\n%s", strings.Join(args, " "), err, out.String())
+			}
+		}()
+	}
+	wg.Wait()
+	for _, e := range errs {
+		if e != "" {
+			s.t.Error(e)
+		}
+	}
+	if s.t.Failed() {
+		s.t.FailNow()
+	}
+}
+
+// csvRows returns the data rows of a csv report without updated_at, sorted.
+func csvRows(t *testing.T, out string) []string {
+	t.Helper()
+	rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if err != nil || len(rows) == 0 {
+		t.Fatalf("csv: %v\n%s", err, out)
+	}
+	var lines []string
+	for _, r := range rows[1:] {
+		lines = append(lines, strings.Join(r[:len(r)-1], ","))
+	}
+	sort.Strings(lines)
+	return lines
+}
+
+// Four shards run as four processes (plan, then copy) cover every object exactly once, each in
+// its own checkpoint beside the configured one, and `report --merge` over them equals the
+// report of a single-process run over the same database.
+func TestShardsCoverEveryObjectOnce(t *testing.T) {
+	s := newSandbox(t, pgtest.ModernSchema)
+	bodies := manyObjects(s, 120)
+	// Five cards whose images are not at the source: missing in whichever shard owns them.
+	s.exec(`INSERT INTO preview_cards (id, url, image_file_name, image_content_type)
+		SELECT i, 'https://gone.example/' || i, 'gone' || i || '.jpg', 'image/jpeg' FROM generate_series(1001, 1005) AS i`)
+
+	const n = 4
+	var plans, copies [][]string
+	for i := range n {
+		plans = append(plans, []string{"plan", "--shard", fmt.Sprintf("%d/%d", i, n)})
+		copies = append(copies, []string{"copy", "--shard", fmt.Sprintf("%d/%d", i, n), "--concurrency", "2"})
+	}
+	s.runAll(plans)
+	s.runAll(copies)
+	s.assertCopied(bodies)
+
+	// Every object in exactly one shard, and in the one its ID hashes to.
+	files := s.shardFiles(n)
+	seen := map[string]int{}
+	for i, f := range files {
+		db, err := checkpoint.Open(f, checkpoint.Options{ReadOnly: true})
+		if err != nil {
+			t.Fatalf("shard %d: %v", i, err)
+		}
+		var ids []string
+		err = db.Each(checkpoint.Filter{}, func(o checkpoint.Object) error { ids = append(ids, o.ID()); return nil })
+		shard, _ := db.GetMeta(metaShard)
+		db.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if shard != fmt.Sprintf("%d/%d", i, n) {
+			t.Errorf("%s records shard %q", f, shard)
+		}
+		if len(ids) == 0 {
+			t.Errorf("shard %d is empty", i)
+		}
+		for _, id := range ids {
+			seen[id]++
+			if !(engine.Shard{I: i, N: n}).Owns(id) {
+				t.Errorf("shard %d holds %s, which hashes elsewhere", i, id)
+			}
+		}
+	}
+	if len(seen) != 125 {
+		t.Errorf("the shards hold %d distinct objects, want 125", len(seen))
+	}
+	for id, k := range seen {
+		if k != 1 {
+			t.Errorf("%s is in %d shards", id, k)
+		}
+	}
+
+	merged := s.must(exitOK, append([]string{"report", "--merge"}, files...)...)
+	mergedCSV := s.must(exitOK, append([]string{"report", "--format", "csv", "--status", "done,missing", "--merge"}, files...)...)
+
+	// The same work in one process, on the default checkpoint.
+	s.must(exitOK, "plan")
+	s.must(exitOK, "copy")
+	single := s.must(exitOK, "report")
+	singleCSV := s.must(exitOK, "report", "--format", "csv", "--status", "done,missing")
+	if merged.stdout != single.stdout {
+		t.Errorf("merged report:\n%s\nsingle-process report:\n%s", merged.stdout, single.stdout)
+	}
+	if a, b := csvRows(t, mergedCSV.stdout), csvRows(t, singleCSV.stdout); strings.Join(a, "\n") != strings.Join(b, "\n") {
+		t.Errorf("merged csv (%d rows) differs from the single-process csv (%d rows)", len(a), len(b))
+	}
+	if !strings.Contains(single.stdout, "120 (") || !strings.Contains(single.stdout, "5 (") {
+		t.Errorf("single report:\n%s", single.stdout)
+	}
+
+	// Merging the same shard twice, a shard that does not exist, or checkpoints without --merge.
+	s.must(exitUsage, "report", "--merge", files[0], files[0])
+	s.must(exitUsage, "report", "--merge", filepath.Join(s.dir, "nope.db"))
+	s.must(exitUsage, "report", files[0])
+}
+
+// --shard is checked, and a shard checkpoint refuses another shard.
+func TestShardFlagErrors(t *testing.T) {
+	s := newSandbox(t, pgtest.ModernSchema)
+	manyObjects(s, 3)
+	for _, bad := range []string{"4/4", "1", "a/b", "-1/2", "0/0"} {
+		s.must(exitUsage, "plan", "--shard", bad)
+	}
+	r := s.must(exitOK, "plan", "--shard", "1/2")
+	if !strings.Contains(r.stdout, "s3sync-1-of-2.db") || !strings.Contains(r.stdout, "next: s3sync copy --shard 1/2") {
+		t.Errorf("plan output:\n%s", r.stdout)
+	}
+	f := s.shardFiles(2)[1]
+	s.must(exitUsage, "--checkpoint", f, "copy", "--shard", "0/2")
+	s.must(exitUsage, "--checkpoint", f, "plan")
+	s.must(exitOK, "--checkpoint", f, "copy") // the file says which shard it is
+}
+
+// With source and destination on one endpoint, copy runs server-side: the proxy in front of
+// both sees HEADs and CopyObject/UploadPartCopy requests, never an object GET or a body PUT,
+// and the copies keep the headers (and a 20 MiB object goes part by part).
+func TestServerSideCopy(t *testing.T) {
+	s := newSandbox(t, pgtest.ModernSchema)
+	bodies := layoutFixture(s)
+	proxy := s3test.NewFaultProxy(t, s.s3.Endpoint)
+	s.srcURL, s.dstURL = proxy.URL, proxy.URL
+	s.writeConfig()
+	oldThreshold, oldPart := storage.CopyThreshold, storage.CopyPartSize
+	storage.CopyThreshold, storage.CopyPartSize = 8<<20, 5<<20
+	t.Cleanup(func() { storage.CopyThreshold, storage.CopyPartSize = oldThreshold, oldPart })
+
+	s.must(exitOK, "plan")
+	proxy.ResetLog()
+	r := s.must(exitOK, "copy")
+	if !strings.Contains(r.stdout, "mode: server-side") || !strings.Contains(r.stdout, "copied 23 object(s)") {
+		t.Errorf("copy output:\n%s", r.stdout)
+	}
+	s.assertCopied(bodies)
+	var copies, partCopies int
+	for _, req := range proxy.Requests() {
+		switch {
+		case req.Method == http.MethodGet && strings.Count(req.Path, "/") > 2:
+			t.Errorf("object GET through s3sync: %s", req.Path)
+		case req.Method == http.MethodPut && req.Header.Get("X-Amz-Copy-Source") == "" && !strings.Contains(req.RawQuery, "uploadId"):
+			t.Errorf("body PUT through s3sync: %s", req.Path)
+		case req.Method == http.MethodPut && strings.Contains(req.RawQuery, "partNumber"):
+			partCopies++
+		case req.Method == http.MethodPut:
+			copies++
+		}
+	}
+	if copies < 22 || partCopies != 4 {
+		t.Errorf("%d CopyObject and %d UploadPartCopy requests, want 22 (+1 probe) and 4", copies, partCopies)
+	}
+	_, info := s.s3.GetObject(t, s.dst, "media_attachments/files/000/000/020/original/s.mp3")
+	if info.ContentType != "audio/mpeg" || info.CacheControl != "public, max-age=60" || info.ContentDisposition != `attachment; filename="s.mp3"` {
+		t.Errorf("s.mp3 metadata %+v", info)
+	}
+	_, info = s.s3.GetObject(t, s.dst, "media_attachments/files/000/000/025/original/big.mp4")
+	if info.CacheControl != engine.MastodonCacheControl || info.ContentType != "video/mp4" || info.Size != 20<<20 {
+		t.Errorf("big.mp4 metadata %+v", info)
+	}
+	if keys := s.s3.Keys(t, s.dst); len(keys) != len(bodies) {
+		t.Errorf("probe object left behind? %d keys at the destination, want %d", len(keys), len(bodies))
+	}
+	if n := s.s3.ListMultipartUploads(t, s.dst); n != 0 {
+		t.Errorf("%d multipart uploads left behind", n)
+	}
+}
+
+// auto falls back to streaming, saying why, when the provider refuses CopyObject; always
+// stops instead; never streams.
+func TestServerSideFallback(t *testing.T) {
+	s := newSandbox(t, pgtest.ModernSchema)
+	bodies := manyObjects(s, 6)
+	proxy := s3test.NewFaultProxy(t, s.s3.Endpoint)
+	s.srcURL, s.dstURL = proxy.URL, proxy.URL
+	s.writeConfig()
+	proxy.SetRule(func(r *http.Request) s3test.Fault {
+		if r.Header.Get("X-Amz-Copy-Source") != "" {
+			return s3test.Status(http.StatusNotImplemented, "NotImplemented")
+		}
+		return s3test.Pass()
+	})
+	s.must(exitOK, "plan")
+	r := s.run("copy", "--server-side", "always")
+	if r.code != exitError || !strings.Contains(r.stderr, "server-side copy (--server-side always)") {
+		t.Errorf("always against a refusing provider: %s", r)
+	}
+	r = s.must(exitOK, "copy", "--resume")
+	if !strings.Contains(r.stdout, "mode: streamed: server-side copy not possible: the provider refused a probe copy") {
+		t.Errorf("auto fallback:\n%s", r.stdout)
+	}
+	s.assertCopied(bodies)
+	s.must(exitOK, "retry-failed", "--server-side", "never")
+	s.must(exitUsage, "copy", "--resume", "--server-side", "sometimes")
+}
+
+// --max-rps holds the request rate of each side under the limit: the requests the source
+// proxy receives over the measured interval stay within rate × interval + burst.
+func TestMaxRPS(t *testing.T) {
+	s := newSandbox(t, pgtest.ModernSchema)
+	bodies := manyObjects(s, 60)
+	proxy := s3test.NewFaultProxy(t, s.s3.Endpoint) // source only: different endpoints, streamed
+	var mu sync.Mutex
+	var times []time.Time
+	proxy.SetRule(func(r *http.Request) s3test.Fault {
+		if strings.Contains(r.URL.Path, "/preview_cards/") {
+			mu.Lock()
+			times = append(times, time.Now())
+			mu.Unlock()
+		}
+		return s3test.Pass()
+	})
+	s.srcURL = proxy.URL
+	s.writeConfig()
+	s.must(exitOK, "plan")
+	const rps = 20
+	s.must(exitOK, "copy", "--max-rps", fmt.Sprint(rps), "--concurrency", "8")
+	s.assertCopied(bodies)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(times) < 60 {
+		t.Fatalf("%d source requests, want at least 60", len(times))
+	}
+	span := times[len(times)-1].Sub(times[0]).Seconds()
+	// A token bucket of rate r and burst b lets through at most b + r·t requests in t seconds.
+	if allowed := float64(engine.RequestBurst(rps)) + rps*span*1.1 + 2; float64(len(times)) > allowed {
+		t.Errorf("%d source requests in %.2fs: more than the %.0f a limit of %d/s allows", len(times), span, allowed, rps)
+	}
+	t.Logf("%d source requests in %.2fs (%.1f/s) under --max-rps %d", len(times), span, float64(len(times))/span, rps)
+	s.must(exitUsage, "copy", "--resume", "--max-rps", "-1")
+	s.must(exitUsage, "copy", "--resume", "--bwlimit", "fast")
+}
+
+// A storm of 503 SlowDown shrinks the concurrency (AIMD), which is logged and summarised, and
+// the copy still completes.
+func TestSlowDownShrinksConcurrency(t *testing.T) {
+	s := newSandbox(t, pgtest.ModernSchema)
+	bodies := manyObjects(s, 40)
+	set := faultyPair(s)
+	s.retries = 12
+	s.writeConfig()
+	s.must(exitOK, "plan")
+	var mu sync.Mutex
+	throttled := 0
+	set(func(r *http.Request) s3test.Fault {
+		if r.Method != http.MethodGet || !strings.Contains(r.URL.Path, "/preview_cards/") {
+			return s3test.Pass()
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if throttled < 30 {
+			throttled++
+			return s3test.Status(http.StatusServiceUnavailable, "SlowDown")
+		}
+		return s3test.Pass()
+	})
+	var out, errb bytes.Buffer
+	code := run(t.Context(), []string{"s3sync", "--config", s.config, "--log-level", "info", "--no-progress", "copy", "--concurrency", "8"},
+		env{stdout: &out, stderr: &errb, getenv: func(string) string { return "" }})
+	if code != exitOK {
+		t.Fatalf("copy: exit %d\n%s\n%s", code, out.String(), errb.String())
+	}
+	s.assertCopied(bodies)
+	if !strings.Contains(errb.String(), "provider is throttling (SlowDown): concurrency 8 → 4") {
+		t.Errorf("no back-off logged:\n%s", errb.String())
+	}
+	if !strings.Contains(out.String(), "throttled by the provider: concurrency went down to") {
+		t.Errorf("summary:\n%s", out.String())
+	}
+}
+
+// check probes both buckets and the database and prints a verdict per item; a wrong bucket
+// fails it (exit 1) with the config lines to fix, and a destination refusing ACLs gets `acl =`.
+func TestCheck(t *testing.T) {
+	s := newSandbox(t, pgtest.ModernSchema)
+	manyObjects(s, 2)
+	r := s.must(exitOK, "check")
+	for _, want := range []string{"source bucket", "source get", "destination put", "destination delete", "checksum headers",
+		"works: copy runs server-side", "database tables", "preview_cards 2", "all checks passed"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("check output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if keys := s.s3.Keys(t, s.dst); len(keys) != 0 {
+		t.Errorf("check left %q at the destination", keys)
+	}
+
+	proxy := s3test.NewFaultProxy(t, s.s3.Endpoint)
+	proxy.SetRule(func(r *http.Request) s3test.Fault {
+		if r.Header.Get("X-Amz-Acl") != "" {
+			return s3test.Status(http.StatusBadRequest, "AccessControlListNotSupported")
+		}
+		return s3test.Pass()
+	})
+	s.dstURL = proxy.URL
+	s.writeConfig()
+	r = s.must(exitError, "check")
+	if verdictOf(r.stdout, "destination put") != "FAIL" || !strings.Contains(r.stdout, "acl =") {
+		t.Errorf("ACL refusal:\n%s", r.stdout)
+	}
+
+	s.dst = "s3sync-no-such-bucket-check"
+	s.writeConfig()
+	r = s.must(exitError, "check")
+	if verdictOf(r.stdout, "destination bucket") != "FAIL" || !strings.Contains(r.stdout, "bucket = <an existing bucket>") {
+		t.Errorf("missing bucket:\n%s", r.stdout)
+	}
+}
+
+// verdictOf returns the verdict check printed for item.
+func verdictOf(out, item string) string {
+	for _, line := range strings.Split(out, "\n") {
+		if rest, ok := strings.CutPrefix(line, item+"  "); ok {
+			return strings.Fields(rest)[0]
+		}
+	}
+	return ""
+}

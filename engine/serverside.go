@@ -1,0 +1,152 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/s3sync/s3sync/checkpoint"
+	"github.com/s3sync/s3sync/storage"
+)
+
+// ServerSideCopier copies objects inside the provider, from the source bucket to the
+// destination bucket, so that no body passes through s3sync. NewServerSide builds one.
+type ServerSideCopier interface {
+	// Head returns what the source knows of key; storage.IsNotFound holds when it is absent.
+	Head(ctx context.Context, key string) (storage.ObjectInfo, error)
+	// Copy copies key of the source to the same key at the destination with opts' headers, or
+	// fails and leaves nothing behind. size is the source's size, from Head.
+	Copy(ctx context.Context, key string, size int64, opts storage.PutOptions) error
+}
+
+// NewServerSide returns the ServerSideCopier from src to dst (CopyObject, UploadPartCopy above
+// storage.CopyThreshold).
+func NewServerSide(src, dst *storage.Client) ServerSideCopier { return serverSide{src, dst} }
+
+type serverSide struct{ src, dst *storage.Client }
+
+func (s serverSide) Head(ctx context.Context, key string) (storage.ObjectInfo, error) {
+	return s.src.Head(ctx, key)
+}
+
+func (s serverSide) Copy(ctx context.Context, key string, size int64, opts storage.PutOptions) error {
+	return s.dst.CopyFrom(ctx, s.src, key, key, size, opts)
+}
+
+// Server-side copy modes of `copy --server-side`.
+const (
+	ServerSideAuto   = "auto"   // probe once; stream when the provider refuses
+	ServerSideAlways = "always" // server-side or nothing: a refusal stops the run
+	ServerSideNever  = "never"  // always stream through s3sync
+)
+
+// probeObjects is how many pending objects ChooseServerSide looks at to find one that exists
+// at the source.
+const probeObjects = 64
+
+// ChooseServerSide decides whether a copy runs server-side. In auto mode it probes once: it
+// finds a pending object (of kinds, all when empty) that exists at the source and copies it
+// server-side to a temporary key of the destination, which it removes. It returns the copier to
+// use (nil: stream) and a sentence saying which mode runs and why. Only always mode returns
+// an error, when server-side copy cannot work.
+func ChooseServerSide(ctx context.Context, mode string, db *checkpoint.DB, kinds []string, src, dst *storage.Client) (ServerSideCopier, string, error) {
+	switch mode {
+	case ServerSideNever:
+		return nil, "streamed (--server-side never)", nil
+	case ServerSideAuto, ServerSideAlways, "":
+	default:
+		return nil, "", fmt.Errorf("--server-side %q is not auto, always or never", mode)
+	}
+	refuse := func(why string) (ServerSideCopier, string, error) {
+		if mode == ServerSideAlways {
+			return nil, "", fmt.Errorf("server-side copy (--server-side always): %s", why)
+		}
+		return nil, "streamed: server-side copy not possible: " + why, nil
+	}
+	if !src.SameEndpoint(dst) {
+		return refuse("source and destination are on different endpoints")
+	}
+	key, err := probeKey(ctx, db, kinds, src)
+	if err != nil {
+		return nil, "", err
+	}
+	if key == "" {
+		if mode == ServerSideAlways {
+			return NewServerSide(src, dst), "server-side (CopyObject; not probed: no pending object found at the source)", nil
+		}
+		return nil, fmt.Sprintf("streamed: server-side copy not probed: none of the first %d pending objects exists at the source", probeObjects), nil
+	}
+	if err := dst.ProbeCopy(ctx, src, key); err != nil {
+		if ctx.Err() != nil {
+			return nil, "", ctx.Err()
+		}
+		return refuse("the provider refused a probe copy: " + oneLine(err.Error()))
+	}
+	return NewServerSide(src, dst), "server-side (CopyObject: no bytes pass through s3sync)", nil
+}
+
+// probeKey returns the first candidate key of the first pending objects that exists at the
+// source, "" when none does.
+func probeKey(ctx context.Context, db *checkpoint.DB, kinds []string, src *storage.Client) (string, error) {
+	objs, err := db.NextPending("", kinds, probeObjects)
+	if err != nil {
+		return "", fmt.Errorf("checkpoint: %w", err)
+	}
+	for _, o := range objs {
+		for _, key := range o.Candidates {
+			_, err := src.Head(ctx, key)
+			switch {
+			case err == nil:
+				return key, nil
+			case storage.IsNotFound(err):
+				continue
+			case ctx.Err() != nil:
+				return "", ctx.Err()
+			case storage.IsBucketWide(err):
+				return "", err
+			}
+			break // some other error: try the next object
+		}
+	}
+	return "", nil
+}
+
+// copyServerSide is copyCandidates for a server-side copy: the first candidate that exists at
+// the source (HEAD) is copied inside the provider to the same key at the destination.
+func (c *copier) copyServerSide(ctx context.Context, o checkpoint.Object) (string, int64, error) {
+	for _, key := range o.Candidates {
+		info, err := c.server.Head(ctx, key)
+		if storage.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return "", 0, err
+		}
+		opts := storage.PutOptions{
+			ContentType:        info.ContentType,
+			CacheControl:       info.CacheControl,
+			ContentDisposition: info.ContentDisposition,
+		}
+		if opts.ContentType == "" {
+			opts.ContentType = o.ContentType // a server-side copy has no body to sniff
+		}
+		if opts.CacheControl == "" {
+			opts.CacheControl = MastodonCacheControl
+		}
+		if !c.noContentMD5 {
+			opts.ContentMD5 = etagMD5(info.ETag)
+		}
+		if err := c.server.Copy(ctx, key, info.Size, opts); err != nil {
+			return "", 0, err
+		}
+		return key, info.Size, nil
+	}
+	return "", 0, fmt.Errorf("%w under any of: %s", errAbsent, strings.Join(o.Candidates, ", "))
+}
+
+func oneLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}

@@ -1,0 +1,210 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"regexp"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/time/rate"
+
+	"github.com/s3sync/s3sync/checkpoint"
+	"github.com/s3sync/s3sync/storage"
+)
+
+// Header tells what a bucket knows about an object without its body; *storage.Client
+// implements it.
+type Header interface {
+	// Head returns the object's size and headers; an absent object gives an error for which
+	// storage.IsNotFound is true.
+	Head(ctx context.Context, key string) (storage.ObjectInfo, error)
+}
+
+// VerifyOptions selects what Verify checks and how fast.
+type VerifyOptions struct {
+	Kinds       []string // kinds to check; empty = all
+	Sample      int      // check this many done objects picked at random; 0 = all of them
+	Concurrency int      // HEAD requests in flight; 0 = 16
+	Rate        float64  // HEAD requests per second over both buckets; 0 = unlimited
+	// OnProblem, when set, is called (from one goroutine at a time) for every mismatch found.
+	OnProblem func(VerifyProblem)
+}
+
+// VerifyProblem is a done object that is not right at the destination.
+type VerifyProblem struct {
+	Object checkpoint.Object
+	Key    string // the destination key checked
+	Reason string // e.g. "absent at the destination", "size 10, want 20"
+}
+
+// VerifySummary is what Verify found.
+type VerifySummary struct {
+	Checked  int64 // done objects checked
+	OK       int64 // of them, right at the destination
+	Problems int64 // of them, marked failed with the reason
+}
+
+// plainMD5 matches an ETag that is the MD5 of the body (not multipart, not SSE-KMS).
+var plainMD5 = regexp.MustCompile(`^[0-9a-f]{32}$`)
+
+// Verify checks done objects at the destination with HEAD: present, size equal to the bytes
+// written (and to the database's size for originals that have one), and against a HEAD of
+// the source key it was copied from: ETag equal when both are plain MD5s, Content-Type and
+// Cache-Control as the copy sets them (the source's, else the database's content type and
+// Mastodon's Cache-Control). A mismatch marks the object failed with "verify: <reason>", so
+// retry-failed copies it again. Only checkpoint I/O and cancellation stop it; an S3 error on
+// one object is that object's problem.
+func Verify(ctx context.Context, db *checkpoint.DB, src, dst Header, opts VerifyOptions) (VerifySummary, error) {
+	conc := opts.Concurrency
+	if conc <= 0 {
+		conc = 16
+	}
+	var lim *rate.Limiter
+	if opts.Rate > 0 {
+		lim = rate.NewLimiter(rate.Limit(opts.Rate), max(1, int(opts.Rate)))
+	}
+	objs, err := verifySelection(db, opts)
+	if err != nil {
+		return VerifySummary{}, err
+	}
+
+	var (
+		mu  sync.Mutex
+		sum VerifySummary
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	work := make(chan checkpoint.Object)
+	g.Go(func() error {
+		defer close(work)
+		for _, o := range objs {
+			select {
+			case work <- o:
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+		}
+		return nil
+	})
+	for i := 0; i < conc; i++ {
+		g.Go(func() error {
+			for o := range work {
+				reason, err := verifyObject(gctx, lim, src, dst, o)
+				if err != nil {
+					return err
+				}
+				mu.Lock()
+				sum.Checked++
+				if reason == "" {
+					sum.OK++
+					mu.Unlock()
+					continue
+				}
+				sum.Problems++
+				key := destKey(o)
+				err = db.Apply([]checkpoint.Update{{ID: o.ID(), Status: checkpoint.Failed, Error: "verify: " + reason,
+					Bytes: o.Bytes, SourceKey: o.SourceKey}})
+				if err == nil && opts.OnProblem != nil {
+					opts.OnProblem(VerifyProblem{Object: o, Key: key, Reason: reason})
+				}
+				mu.Unlock()
+				if err != nil {
+					return fmt.Errorf("checkpoint: %w", err)
+				}
+			}
+			return nil
+		})
+	}
+	err = g.Wait()
+	if err == nil {
+		err = ctx.Err()
+	}
+	return sum, err
+}
+
+// verifySelection returns the done objects to check: all, or a uniform sample (reservoir).
+func verifySelection(db *checkpoint.DB, opts VerifyOptions) ([]checkpoint.Object, error) {
+	var out []checkpoint.Object
+	seen := 0
+	err := db.Each(checkpoint.Filter{Kinds: opts.Kinds, Statuses: []checkpoint.Status{checkpoint.Done}}, func(o checkpoint.Object) error {
+		seen++
+		if opts.Sample <= 0 || len(out) < opts.Sample {
+			out = append(out, o)
+		} else if j := rand.IntN(seen); j < opts.Sample {
+			out[j] = o
+		}
+		return nil
+	})
+	return out, err
+}
+
+// destKey is where the copy wrote o: the source key it found, else the computed key.
+func destKey(o checkpoint.Object) string {
+	if o.SourceKey != "" {
+		return o.SourceKey
+	}
+	if len(o.Candidates) > 0 {
+		return o.Candidates[0]
+	}
+	return ""
+}
+
+// verifyObject returns why o is not right at the destination, "" when it is; the error is
+// only for cancellation.
+func verifyObject(ctx context.Context, lim *rate.Limiter, src, dst Header, o checkpoint.Object) (string, error) {
+	head := func(h Header, key string) (storage.ObjectInfo, error) {
+		if lim != nil {
+			if err := lim.Wait(ctx); err != nil {
+				return storage.ObjectInfo{}, err
+			}
+		}
+		return h.Head(ctx, key)
+	}
+	key := destKey(o)
+	d, err := head(dst, key)
+	switch {
+	case ctx.Err() != nil:
+		return "", ctx.Err()
+	case storage.IsNotFound(err):
+		return "absent at the destination", nil
+	case err != nil:
+		return "head at the destination: " + err.Error(), nil
+	}
+	if d.Size != o.Bytes {
+		return fmt.Sprintf("size %d at the destination, %d copied", d.Size, o.Bytes), nil
+	}
+	if o.Style == "original" && o.Size > 0 && d.Size != o.Size {
+		return fmt.Sprintf("size %d at the destination, the database records %d", d.Size, o.Size), nil
+	}
+	s, err := head(src, key)
+	if ctx.Err() != nil {
+		return "", ctx.Err()
+	}
+	if err != nil {
+		// The source is gone or unreadable (Mastodon may have deleted it): what the
+		// checkpoint knows is all there is to compare.
+		if o.ContentType != "" && d.ContentType != o.ContentType {
+			return fmt.Sprintf("Content-Type %q at the destination, want %q", d.ContentType, o.ContentType), nil
+		}
+		return "", nil
+	}
+	if plainMD5.MatchString(s.ETag) && plainMD5.MatchString(d.ETag) && s.ETag != d.ETag {
+		return fmt.Sprintf("ETag %s at the destination, %s at the source", d.ETag, s.ETag), nil
+	}
+	wantCT := s.ContentType
+	if wantCT == "" {
+		wantCT = o.ContentType
+	}
+	if wantCT != "" && d.ContentType != wantCT {
+		return fmt.Sprintf("Content-Type %q at the destination, want %q", d.ContentType, wantCT), nil
+	}
+	wantCC := s.CacheControl
+	if wantCC == "" {
+		wantCC = MastodonCacheControl
+	}
+	if d.CacheControl != wantCC {
+		return fmt.Sprintf("Cache-Control %q at the destination, want %q", d.CacheControl, wantCC), nil
+	}
+	return "", nil
+}
