@@ -11,7 +11,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/s3sync/s3sync/catalog"
 	"github.com/s3sync/s3sync/checkpoint"
 	"github.com/s3sync/s3sync/engine"
 	"github.com/s3sync/s3sync/storage"
@@ -71,15 +70,9 @@ func copyFlags(o *copyOptions, full bool) []cli.Flag {
 
 // runCopy is copy, and the copy half of retry-failed (requeue then set).
 func runCopy(c *cli.Context, g *globals, o copyOptions, requeue []checkpoint.Status) error {
-	kinds, err := catalog.ParseKinds(o.only)
+	kindNames, err := kindNamesOf(o.only)
 	if err != nil {
-		return usageErrorf("--only "+kindList(), "--only: %v", err)
-	}
-	var kindNames []string
-	if o.only != "" {
-		for _, k := range kinds {
-			kindNames = append(kindNames, string(k))
-		}
+		return err
 	}
 	if o.concurrency < 0 || o.limit < 0 {
 		return usageErrorf("", "--concurrency and --limit must not be negative")

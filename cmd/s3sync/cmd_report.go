@@ -10,7 +10,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/s3sync/s3sync/catalog"
 	"github.com/s3sync/s3sync/checkpoint"
 	"github.com/s3sync/s3sync/engine"
 )
@@ -56,15 +55,9 @@ func runReport(c *cli.Context, g *globals, o reportOptions) error {
 			return usageErrorf("--status failed,missing", "--status: %v", err)
 		}
 	}
-	var kinds []string
-	if o.only != "" {
-		ks, err := catalog.ParseKinds(o.only)
-		if err != nil {
-			return usageErrorf("--only "+kindList(), "--only: %v", err)
-		}
-		for _, k := range ks {
-			kinds = append(kinds, string(k))
-		}
+	kinds, err := kindNamesOf(o.only)
+	if err != nil {
+		return err
 	}
 	if o.merge || c.Args().Len() > 0 {
 		return runReportMerge(g, o, c.Args().Slice(), kinds, statuses)
