@@ -23,6 +23,7 @@ type Object struct {
 	Size        int64  // bytes the database records for the original; 0 when unknown (every other style)
 	ContentType string // the original's content type, or the style's when it is written in its own format ("image/png")
 	Remote      bool   // the record is not local: cached remote media
+	Suspended   bool   // the owning account is suspended (Record.Suspended): Mastodon keeps the file private
 }
 
 // Key returns the computed key, the first of the candidates.
@@ -45,6 +46,10 @@ type Record struct {
 	// preview_cards (never local) and for site_uploads, preview_card_providers and backups
 	// (always local).
 	Remote bool
+
+	// Suspended is true when the account owning the record has suspended_at set: the account
+	// itself (avatar, header) or media_attachments.account_id's. Always false for other kinds.
+	Suspended bool
 
 	// MediaType is media_attachments.type: 0 image, 1 gifv, 2 video, 3 unknown, 4 audio.
 	// Ignored for other kinds.
@@ -263,6 +268,7 @@ func (rec Record) Objects() (objects []Object, skipped int, invalid []string) {
 				Style:       st.name,
 				ContentType: f.ContentType,
 				Remote:      remote,
+				Suspended:   rec.Suspended,
 			}
 			name := f.FileName
 			if st.name == StyleOriginal {

@@ -402,7 +402,7 @@ func (r *Reader) query(kind Kind) (*tableQuery, error) {
 		return nil, err
 	}
 
-	// Fixed leading columns: id, remote, media type, var.
+	// Fixed leading columns: id, remote, suspended (suspended.go), media type, var.
 	list := []string{col("id") + "::bigint"}
 	switch {
 	case s.locality == neverLocal:
@@ -414,6 +414,7 @@ func (r *Reader) query(kind Kind) (*tableQuery, error) {
 	default:
 		list = append(list, "false")
 	}
+	list = append(list, r.suspendedColumn(kind))
 	if kind == MediaAttachments {
 		if err := require("type"); err != nil {
 			return nil, err
@@ -468,7 +469,7 @@ func (q *tableQuery) scanRecord(rows pgx.Rows) (Record, error) {
 func (q *tableQuery) scanRecordExtra(rows pgx.Rows, extra ...any) (Record, error) {
 	rec := Record{Kind: q.kind}
 	var mediaType int64
-	dest := []any{&rec.ID, &rec.Remote, &mediaType, &rec.Var}
+	dest := []any{&rec.ID, &rec.Remote, &rec.Suspended, &mediaType, &rec.Var}
 	type attCols struct {
 		name, ct *string
 		size     int64

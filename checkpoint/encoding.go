@@ -11,7 +11,8 @@ import (
 //
 //	byte     encoding version (1)
 //	byte     status code (see statusCode)
-//	byte     flags (bit 0: Remote)
+//	byte     flags (bit 0: Remote; bit 1: Private, added later without a version change:
+//	         values written before it have the bit clear, which decodes as false)
 //	uvarint  number of candidates, then the first candidate as a string and each later one as
 //	         uvarint base (index of an earlier candidate), uvarint prefix length, uvarint suffix
 //	         length, string middle: candidate = base[:prefix] + middle + base[len(base)-suffix:]
@@ -40,6 +41,9 @@ func appendObject(b []byte, o Object) []byte {
 	var flags byte
 	if o.Remote {
 		flags |= 1
+	}
+	if o.Private {
+		flags |= 2
 	}
 	b = append(b, encodingVersion, code, flags)
 	b = binary.AppendUvarint(b, uint64(len(o.Candidates)))
@@ -160,7 +164,9 @@ func decodeObject(id, v []byte) (Object, error) {
 		d.err = errDecode
 	}
 	o.Status = st
-	o.Remote = d.byte()&1 != 0
+	flags := d.byte()
+	o.Remote = flags&1 != 0
+	o.Private = flags&2 != 0
 	if n := d.uvarint(); n > 0 && d.err == nil {
 		if n > maxCandidates {
 			d.err = errDecode

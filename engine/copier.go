@@ -43,6 +43,9 @@ type copier struct {
 
 	// server, when set, copies inside the provider instead of streaming (see copyServerSide).
 	server ServerSideCopier
+
+	// privateACL is the ACL for objects of suspended accounts (CopyOptions.PrivateACL).
+	privateACL string
 }
 
 // copyObject tries o until it is done, missing, failed for good, or the retries run out.
@@ -117,6 +120,7 @@ func (c *copier) put(ctx context.Context, o checkpoint.Object, key string, body 
 		ContentType:        info.ContentType,
 		CacheControl:       info.CacheControl,
 		ContentDisposition: info.ContentDisposition,
+		ACL:                c.aclFor(o),
 	}
 	if opts.ContentType == "" {
 		opts.ContentType = o.ContentType

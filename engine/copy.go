@@ -41,6 +41,11 @@ type CopyOptions struct {
 	// ServerSide, when set, copies every object inside the provider instead of streaming it
 	// (see ChooseServerSide); nil = stream through s3sync.
 	ServerSide ServerSideCopier
+	// PrivateACL is the canned ACL written for objects of suspended accounts
+	// (checkpoint.Object.Private) instead of the destination's, e.g. "private" under
+	// acl_policy = mastodon; "" = the destination's ACL for every object. A destination
+	// configured to send no ACL sends none either way.
+	PrivateACL string
 	// Throttle, when set, bounds the objects in flight by its AIMD window, which shrinks when
 	// the provider throttles; nil = always Concurrency.
 	Throttle *Throttle
@@ -80,7 +85,8 @@ type CopySummary struct {
 	Interrupted           bool // stopped by ctx before the work ran out
 }
 
-// Copy copies pending objects from src to dst with a pool of workers. Each object ends as
+// Copy copies pending objects from src to dst with a pool of workers, local media before
+// cached remote media (produceLocalFirst). Each object ends as
 // done (only after dst accepted it), missing (absent under every candidate key) or failed
 // (with the error); results are committed in batches. When ctx is cancelled Copy stops taking
 // work, lets in-flight copies finish for opts.Grace, commits what finished, and returns with
@@ -119,7 +125,7 @@ func Copy(ctx context.Context, db *checkpoint.DB, src Source, dst Destination, o
 		cancelWork()
 	}()
 
-	c := &copier{src: src, dst: dst, retries: opts.Retries, base: opts.BackoffBase, max: opts.BackoffMax, log: opts.Log, retried: &mon.retries, noContentMD5: opts.NoContentMD5, server: opts.ServerSide}
+	c := &copier{src: src, dst: dst, retries: opts.Retries, base: opts.BackoffBase, max: opts.BackoffMax, log: opts.Log, retried: &mon.retries, noContentMD5: opts.NoContentMD5, server: opts.ServerSide, privateACL: opts.PrivateACL}
 	jobs := make(chan checkpoint.Object)
 	results := make(chan result, opts.Concurrency)
 
@@ -129,7 +135,7 @@ func Copy(ctx context.Context, db *checkpoint.DB, src Source, dst Destination, o
 	var stopErr error // an error every object would get: the run ends with it
 	g.Go(func() error {
 		defer close(jobs)
-		producerErr = produce(ctx, work, db, opts, jobs)
+		producerErr = produceLocalFirst(ctx, work, db, opts, jobs)
 		return nil
 	})
 	for i := 0; i < opts.Concurrency; i++ {
@@ -244,37 +250,6 @@ type result struct {
 	kind string
 	size int64  // the size the database knows, counted under pending until now
 	key  string // the computed key, for failure reports
-}
-
-// produce feeds pending objects to the workers in ID order, a page at a time, until the work
-// runs out, the limit is reached or ctx is cancelled.
-func produce(ctx, work context.Context, db *checkpoint.DB, opts CopyOptions, jobs chan<- checkpoint.Object) error {
-	const page = 256
-	after := ""
-	var sent int64
-	for {
-		objs, err := db.NextPending(after, opts.Kinds, page)
-		if err != nil {
-			return fmt.Errorf("checkpoint: %w", err)
-		}
-		if len(objs) == 0 {
-			return nil
-		}
-		for _, o := range objs {
-			if opts.Limit > 0 && sent >= opts.Limit {
-				return nil
-			}
-			select {
-			case jobs <- o:
-			case <-ctx.Done():
-				return nil
-			case <-work.Done():
-				return nil
-			}
-			sent++
-			after = o.ID()
-		}
-	}
 }
 
 func (o CopyOptions) withDefaults() CopyOptions {

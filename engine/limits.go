@@ -36,6 +36,7 @@ type Throttle struct {
 	lowest   int           // the smallest window so far
 	cuts     int           // how many times it shrank
 	changed  chan struct{} // closed and replaced whenever the window widens or a slot frees
+	seen     ThrottleStats // objects in flight, for Stats
 }
 
 // NewThrottle returns a Throttle whose window starts at, and never exceeds, max (at least 1).
@@ -61,6 +62,7 @@ func (t *Throttle) Acquire(ctx context.Context) bool {
 		t.mu.Lock()
 		if t.inflight < int(t.limit) {
 			t.inflight++
+			t.noteAdmission()
 			t.mu.Unlock()
 			return true
 		}

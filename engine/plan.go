@@ -275,5 +275,6 @@ func checkpointObject(o catalog.Object) checkpoint.Object {
 		Size:        o.Size,
 		ContentType: o.ContentType,
 		Remote:      o.Remote,
+		Private:     o.Suspended,
 	}
 }

@@ -126,6 +126,7 @@ func (c *copier) copyServerSide(ctx context.Context, o checkpoint.Object) (strin
 			ContentType:        info.ContentType,
 			CacheControl:       info.CacheControl,
 			ContentDisposition: info.ContentDisposition,
+			ACL:                c.aclFor(o),
 		}
 		if opts.ContentType == "" {
 			opts.ContentType = o.ContentType // a server-side copy has no body to sniff

@@ -75,8 +75,8 @@ func (c *Client) copySingle(ctx context.Context, source, key string, opts PutOpt
 	setString(&in.ContentType, opts.ContentType)
 	setString(&in.CacheControl, opts.CacheControl)
 	setString(&in.ContentDisposition, opts.ContentDisposition)
-	if c.acl != "" {
-		in.ACL = types.ObjectCannedACL(c.acl)
+	if acl := c.aclFor(opts); acl != "" {
+		in.ACL = types.ObjectCannedACL(acl)
 	}
 	out, err := c.s3.CopyObject(ctx, in)
 	if err != nil {
@@ -100,8 +100,8 @@ func (c *Client) copyMultipart(ctx context.Context, source, key string, size int
 	setString(&create.ContentType, opts.ContentType)
 	setString(&create.CacheControl, opts.CacheControl)
 	setString(&create.ContentDisposition, opts.ContentDisposition)
-	if c.acl != "" {
-		create.ACL = types.ObjectCannedACL(c.acl)
+	if acl := c.aclFor(opts); acl != "" {
+		create.ACL = types.ObjectCannedACL(acl)
 	}
 	st.step = "create multipart upload"
 	up, err := c.s3.CreateMultipartUpload(ctx, create)

@@ -55,6 +55,10 @@ type PutOptions struct {
 	// destination verifies the body; a multipart upload (which cannot send it) checks the streamed
 	// body against it before completing and aborts on a mismatch (ErrChecksumMismatch).
 	ContentMD5 string
+	// ACL overrides the client's canned ACL for this object when the client has one ("" = the
+	// client's ACL). A client configured with no ACL sends none, override or not: a bucket with
+	// ACLs disabled refuses every ACL header.
+	ACL string
 }
 
 // unsignedPayload signs requests with UNSIGNED-PAYLOAD: bodies are streamed and not seekable, so
@@ -221,8 +225,8 @@ func (c *Client) putSingle(ctx context.Context, key string, r *exactReader, size
 	setString(&in.CacheControl, opts.CacheControl)
 	setString(&in.ContentDisposition, opts.ContentDisposition)
 	setString(&in.ContentMD5, opts.ContentMD5)
-	if c.acl != "" {
-		in.ACL = types.ObjectCannedACL(c.acl)
+	if acl := c.aclFor(opts); acl != "" {
+		in.ACL = types.ObjectCannedACL(acl)
 	}
 	_, err := c.s3.PutObject(abortiveClose(ctx), in, unsignedPayload)
 	if err != nil {
@@ -246,8 +250,8 @@ func (c *Client) putMultipart(ctx context.Context, key string, r *exactReader, s
 	setString(&create.ContentType, opts.ContentType)
 	setString(&create.CacheControl, opts.CacheControl)
 	setString(&create.ContentDisposition, opts.ContentDisposition)
-	if c.acl != "" {
-		create.ACL = types.ObjectCannedACL(c.acl)
+	if acl := c.aclFor(opts); acl != "" {
+		create.ACL = types.ObjectCannedACL(acl)
 	}
 	st.step = "create multipart upload"
 	up, err := c.s3.CreateMultipartUpload(ctx, create)

@@ -195,6 +195,7 @@ func checkDatabase(ctx context.Context, g *globals, k *checker, cfg *Config) {
 	}
 	defer closeReader()
 	k.ok("database", "connected")
+	checkVersion(ctx, k, reader)
 	var found []string
 	for _, kind := range catalog.AllKinds {
 		n, err := reader.Count(ctx, kind)

@@ -166,7 +166,7 @@ func runCopy(c *cli.Context, g *globals, o copyOptions, requeue []checkpoint.Sta
 		return fmt.Errorf("checkpoint: %w", err)
 	}
 
-	tuneGC()
+	tuneGC(conc)
 	stopProfiles, err := startProfiles(o.cpuProfile, o.memProfile)
 	if err != nil {
 		return err
@@ -184,6 +184,7 @@ func runCopy(c *cli.Context, g *globals, o copyOptions, requeue []checkpoint.Sta
 		Limit:         o.limit,
 		Retries:       cfg.Retries,
 		NoContentMD5:  !cfg.ContentMD5,
+		PrivateACL:    cfg.privateACL(),
 		Abort:         g.abort,
 		StatusFile:    engine.StatusPath(path),
 		StatusAddr:    statusAddr,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -102,6 +103,9 @@ func runReport(c *cli.Context, g *globals, o reportOptions) error {
 		var counts map[string]map[checkpoint.Status]checkpoint.Count
 		if counts, err = db.Counts(); err == nil {
 			err = engine.WriteTable(w, counts, kinds, statuses)
+		}
+		if err == nil && (len(statuses) == 0 || slices.Contains(statuses, checkpoint.Missing)) {
+			err = writeRefetchable(w, db, kinds) // report_refetch.go
 		}
 	}
 	if err != nil {

@@ -8,8 +8,9 @@ import (
 )
 
 type usageOptions struct {
-	only string
-	noDB bool
+	only  string
+	noDB  bool
+	merge bool // the arguments are checkpoints (shards) to combine
 }
 
 func newUsageCommand(g *globals) *cli.Command {
@@ -23,6 +24,7 @@ func newUsageCommand(g *globals) *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "only", Usage: "comma-separated `KINDS` (default all)", Destination: &o.only},
 			&cli.BoolFlag{Name: "no-database", Usage: "do not ask the database for record counts", Destination: &o.noDB},
+			mergeFlag("usage", &o.merge),
 		},
 		Action: func(c *cli.Context) error { return runUsage(c, g, o) },
 	}
@@ -36,6 +38,9 @@ func runUsage(c *cli.Context, g *globals, o usageOptions) error {
 	cfg, err := g.config()
 	if err != nil {
 		return err
+	}
+	if o.merge || c.Args().Len() > 0 {
+		return runUsageMerge(c, g, o, cfg, kinds)
 	}
 	db, _, err := openPlannedCheckpoint(g, cfg, true)
 	if err != nil {

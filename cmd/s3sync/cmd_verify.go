@@ -20,6 +20,7 @@ type verifyOptions struct {
 	only        string
 	concurrency int
 	rate        float64
+	merge       bool // the arguments are checkpoints (shards) to verify in turn
 }
 
 func newVerifyCommand(g *globals) *cli.Command {
@@ -37,6 +38,7 @@ func newVerifyCommand(g *globals) *cli.Command {
 			&cli.StringFlag{Name: "only", Usage: "comma-separated `KINDS` to check (default all)", Destination: &o.only},
 			&cli.IntFlag{Name: "concurrency", Usage: "HEAD requests in flight", DefaultText: "[sync] concurrency", Destination: &o.concurrency},
 			&cli.Float64Flag{Name: "rate", Usage: "at most `N` HEAD requests per second over both buckets; 0 = unlimited", Value: 200, Destination: &o.rate},
+			mergeFlag("verify", &o.merge),
 		},
 		Action: func(c *cli.Context) error { return runVerify(c, g, o) },
 	}
@@ -57,15 +59,18 @@ func runVerify(c *cli.Context, g *globals, o verifyOptions) error {
 	if err != nil {
 		return err
 	}
+	conc := cfg.Concurrency
+	if o.concurrency > 0 {
+		conc = o.concurrency
+	}
+	if o.merge || c.Args().Len() > 0 {
+		return runVerifyMerge(c, g, o, cfg, kinds, conc)
+	}
 	db, _, err := openPlannedCheckpoint(g, cfg, false)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	conc := cfg.Concurrency
-	if o.concurrency > 0 {
-		conc = o.concurrency
-	}
 	src, dst, err := openBuckets(c.Context, cfg, conc)
 	if err != nil {
 		return err

@@ -53,6 +53,7 @@ type Config struct {
 	StatusAddr  string // [sync] status_addr: the copy's status server, "" = none
 	StatusToken string // [sync] status_token or $S3SYNC_STATUS_TOKEN: required by the status server, "" = none
 	RemoteCache string // [sync] remote_cache: "copy" (default) or "skip" cached remote media in plan
+	ACLPolicy   string // [s3.destination] acl_policy: "fixed" (default, acl for every object) or "mastodon" (see acl_policy.go)
 
 	Warnings []string // things ignored on purpose, logged by the caller
 }
@@ -102,6 +103,7 @@ func ParseConfig(r io.Reader, getenv func(string) string) (*Config, error) {
 	}
 	if s := p.section("s3.destination"); s != nil {
 		cfg.Destination = p.s3(s, "S3SYNC_DESTINATION_", true)
+		cfg.ACLPolicy = p.aclPolicy(s)
 	}
 	if s := p.section("pg.database"); s != nil {
 		cfg.Database = p.database(s)
@@ -232,7 +234,7 @@ var cannedACLs = []string{"private", "public-read", "public-read-write", "authen
 func (p *parser) s3(s *ini.Section, envPrefix string, destination bool) *storage.Config {
 	keys := []string{"access_key", "secret_key", "endpoint_url", "bucket", "region", "path_style", "key_prefix"}
 	if destination {
-		keys = append(keys, "acl")
+		keys = append(keys, "acl", "acl_policy")
 	}
 	p.known(s, keys...)
 	c := &storage.Config{

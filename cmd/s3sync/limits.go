@@ -56,5 +56,8 @@ func printCopyMode(g *globals, mode string, t *engine.Throttle) {
 	fmt.Fprintf(g.stdout, "mode: %s\n", mode)
 	if lowest, cuts := t.Lowest(); cuts > 0 {
 		fmt.Fprintf(g.stdout, "throttled by the provider: concurrency went down to %d (%d time(s)), ended at %d\n", lowest, cuts, t.Limit())
+		st := t.Stats()
+		fmt.Fprintf(g.stdout, "objects in flight: up to %d before throttling, up to %d while throttled (%d object(s) started then)\n",
+			st.PeakBefore, st.PeakThrottled, st.Throttled)
 	}
 }

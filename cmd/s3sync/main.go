@@ -91,6 +91,7 @@ func run(ctx context.Context, args []string, e env) int {
 			newVerifyCommand(g),  // issue 7: cmd_verify.go
 			newUsageCommand(g),   // cmd_usage.go
 			newOrphansCommand(g), // cmd_orphans.go
+			newFixACLCommand(g),  // cmd_fix_acl.go
 		},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return usageErrorf("s3sync --help", "%v", err)

@@ -9,17 +9,26 @@ import (
 )
 
 // copyGCPercent is the garbage collector's target while copying. A copy's live heap is only a
-// few MB (buffers, connections), so Go's default of 100 collects every few MB allocated, and
-// each collection scans the stacks of every worker and connection goroutine: about a fifth of
-// the copy's CPU on small objects. 400 collects a quarter as often for about 12 MB more RSS
+// few MB per 100 workers (buffers, connections), so Go's default of 100 collects every few MB
+// allocated, and each collection scans the stacks of every worker and connection goroutine:
+// about a fifth of the copy's CPU on small objects. 400 collects a quarter as often
 // (BENCHMARKS.md, "Where the time goes").
 const copyGCPercent = 400
 
-// tuneGC sets copyGCPercent unless GOGC is set in the environment, which keeps the last word.
-func tuneGC() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(copyGCPercent)
+// copyMemoryLimit is the soft limit that keeps copyGCPercent from letting the heap grow to five
+// times a large live heap (hundreds of workers): 128 MiB, or 512 KiB per worker above 256.
+func copyMemoryLimit(workers int) int64 {
+	return max(128<<20, int64(workers)<<19)
+}
+
+// tuneGC sets copyGCPercent and copyMemoryLimit for a copy with this many workers, unless
+// GOGC or GOMEMLIMIT is set in the environment: those keep the last word.
+func tuneGC(workers int) {
+	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
+		return
 	}
+	debug.SetGCPercent(copyGCPercent)
+	debug.SetMemoryLimit(copyMemoryLimit(workers))
 }
 
 // startProfiles starts a CPU profile into cpuFile and arranges a heap profile into memFile

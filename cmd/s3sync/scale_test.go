@@ -76,24 +76,12 @@ func csvRows(t *testing.T, out string) []string {
 // its own checkpoint beside the configured one, and `report --merge` over them equals the
 // report of a single-process run over the same database.
 func TestShardsCoverEveryObjectOnce(t *testing.T) {
-	s := newSandbox(t, pgtest.ModernSchema)
-	bodies := manyObjects(s, 120)
-	// Five cards whose images are not at the source: missing in whichever shard owns them.
-	s.exec(`INSERT INTO preview_cards (id, url, image_file_name, image_content_type)
-		SELECT i, 'https://gone.example/' || i, 'gone' || i || '.jpg', 'image/jpeg' FROM generate_series(1001, 1005) AS i`)
-
+	// 120 cards, and 5 whose images are not at the source: missing in whichever shard owns
+	// them; planned and copied by 4 processes, one per shard.
 	const n = 4
-	var plans, copies [][]string
-	for i := range n {
-		plans = append(plans, []string{"plan", "--shard", fmt.Sprintf("%d/%d", i, n)})
-		copies = append(copies, []string{"copy", "--shard", fmt.Sprintf("%d/%d", i, n), "--concurrency", "2"})
-	}
-	s.runAll(plans)
-	s.runAll(copies)
-	s.assertCopied(bodies)
+	s, _, files := shardedSandbox(t, n)
 
 	// Every object in exactly one shard, and in the one its ID hashes to.
-	files := s.shardFiles(n)
 	seen := map[string]int{}
 	for i, f := range files {
 		db, err := checkpoint.Open(f, checkpoint.Options{ReadOnly: true})
@@ -288,7 +276,10 @@ func TestMaxRPS(t *testing.T) {
 }
 
 // A storm of 503 SlowDown shrinks the concurrency (AIMD), which is logged and summarised, and
-// the copy still completes.
+// the copy still completes. Before the storm the source proxy holds the first 8 object GETs
+// until all 8 are there at once (so 8 objects were in flight: the proxy saw them); it answers
+// them, and the next 22, with SlowDown. The copy's Throttle counts the objects in flight: 8
+// before the storm, and fewer whenever an object started while the window was shrunken.
 func TestSlowDownShrinksConcurrency(t *testing.T) {
 	s := newSandbox(t, pgtest.ModernSchema)
 	bodies := manyObjects(s, 40)
@@ -296,33 +287,70 @@ func TestSlowDownShrinksConcurrency(t *testing.T) {
 	s.retries = 12
 	s.writeConfig()
 	s.must(exitOK, "plan")
+	const conc, storm = 8, 30
 	var mu sync.Mutex
-	throttled := 0
+	throttled, held, most := 0, 0, 0
+	allThere := make(chan struct{})
 	set(func(r *http.Request) s3test.Fault {
 		if r.Method != http.MethodGet || !strings.Contains(r.URL.Path, "/preview_cards/") {
 			return s3test.Pass()
 		}
 		mu.Lock()
-		defer mu.Unlock()
-		if throttled < 30 {
-			throttled++
-			return s3test.Status(http.StatusServiceUnavailable, "SlowDown")
+		if throttled >= storm {
+			mu.Unlock()
+			return s3test.Pass()
 		}
-		return s3test.Pass()
+		throttled++
+		first := throttled <= conc
+		if first {
+			held++
+			most = max(most, held)
+			if held == conc {
+				close(allThere)
+			}
+		}
+		mu.Unlock()
+		if first {
+			select {
+			case <-allThere:
+			case <-r.Context().Done():
+			case <-time.After(time.Minute): // only so that a broken pool fails instead of hanging
+			}
+			mu.Lock()
+			held--
+			mu.Unlock()
+		}
+		return s3test.Status(http.StatusServiceUnavailable, "SlowDown")
 	})
 	var out, errb bytes.Buffer
-	code := run(t.Context(), []string{"s3sync", "--config", s.config, "--log-level", "info", "--no-progress", "copy", "--concurrency", "8"},
+	code := run(t.Context(), []string{"s3sync", "--config", s.config, "--log-level", "info", "--no-progress", "copy", "--concurrency", fmt.Sprint(conc)},
 		env{stdout: &out, stderr: &errb, getenv: func(string) string { return "" }})
 	if code != exitOK {
 		t.Fatalf("copy: exit %d\n%s\n%s", code, out.String(), errb.String())
 	}
 	s.assertCopied(bodies)
+	mu.Lock()
+	if most != conc || throttled != storm {
+		t.Errorf("the source proxy held at most %d object GETs at once before the storm (want %d) and throttled %d (want %d)", most, conc, throttled, storm)
+	}
+	mu.Unlock()
 	if !strings.Contains(errb.String(), "provider is throttling (SlowDown): concurrency 8 → 4") {
 		t.Errorf("no back-off logged:\n%s", errb.String())
 	}
-	if !strings.Contains(out.String(), "throttled by the provider: concurrency went down to") {
-		t.Errorf("summary:\n%s", out.String())
+	var lowest, cuts, ended, before, during, started int
+	for _, line := range strings.Split(out.String(), "\n") {
+		fmt.Sscanf(line, "throttled by the provider: concurrency went down to %d (%d time(s)), ended at %d", &lowest, &cuts, &ended)
+		fmt.Sscanf(line, "objects in flight: up to %d before throttling, up to %d while throttled (%d object(s) started then)", &before, &during, &started)
 	}
+	switch {
+	case cuts < 2 || lowest > 2 || lowest < 1:
+		t.Errorf("the window went down to %d in %d cut(s); want at most 2, in 2 or more:\n%s", lowest, cuts, out.String())
+	case before != conc:
+		t.Errorf("%d objects in flight before the storm, want %d:\n%s", before, conc, out.String())
+	case started == 0 || during < 1 || during >= conc:
+		t.Errorf("%d object(s) started while throttled, with up to %d in flight; want some, with fewer than %d:\n%s", started, during, conc, out.String())
+	}
+	t.Logf("window down to %d (%d cuts); in flight: %d before the storm, up to %d for the %d objects started while throttled", lowest, cuts, before, during, started)
 }
 
 // check probes both buckets and the database and prints a verdict per item; a wrong bucket
@@ -332,11 +360,21 @@ func TestCheck(t *testing.T) {
 	manyObjects(s, 2)
 	r := s.must(exitOK, "check")
 	for _, want := range []string{"source bucket", "source get", "destination put", "destination delete", "checksum headers",
-		"works: copy runs server-side", "database tables", "preview_cards 2", "all checks passed"} {
+		"works: copy runs server-side", "database version", "Mastodon 4.3 (schema 20241002184512)", "database tables", "preview_cards 2", "all checks passed"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("check output lacks %q:\n%s", want, r.stdout)
 		}
 	}
+	if verdictOf(r.stdout, "database version") != "ok" {
+		t.Errorf("database version verdict:\n%s", r.stdout)
+	}
+	// A database without schema_migrations: the version is unknown, a warning only.
+	s.exec(`ALTER TABLE schema_migrations RENAME TO schema_migrations_away`)
+	r = s.must(exitOK, "check")
+	if verdictOf(r.stdout, "database version") != "warn" || !strings.Contains(r.stdout, "no schema_migrations") {
+		t.Errorf("check without schema_migrations:\n%s", r.stdout)
+	}
+	s.exec(`ALTER TABLE schema_migrations_away RENAME TO schema_migrations`)
 	if keys := s.s3.Keys(t, s.dst); len(keys) != 0 {
 		t.Errorf("check left %q at the destination", keys)
 	}

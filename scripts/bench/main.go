@@ -95,6 +95,8 @@ func main() {
 		w, err := os.MkdirTemp("", "s3sync-bench-")
 		must(err)
 		c.work = w
+	} else {
+		c.keep = true // a directory of the caller's: never removed
 	}
 	c.bin = filepath.Join(c.work, "bin")
 	must(os.MkdirAll(c.bin, 0o755))

@@ -20,7 +20,7 @@ type Fault struct {
 	Delay    time.Duration // wait this long before handling the request (ends early if the client goes away)
 	Reset    bool          // close the connection with a TCP reset instead of answering
 	Status   int           // answer with this HTTP status and an S3 XML error instead of forwarding
-	Code     string        // the S3 error code for Status, e.g. "SlowDown"
+	Code     string        // the S3 error code for Status, e.g. "SlowDown"; "" answers Status with an empty body (a fake success)
 	Message  string        // the S3 error message for Status; "" means a generic one
 	CutBody  bool          // forward, but break the connection after CutAfter bytes of response body
 	CutAfter int64
@@ -164,6 +164,10 @@ func (p *FaultProxy) serve(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case f.Reset:
 		resetConn(w)
+	case f.Status != 0 && f.Code == "":
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Length", "0")
+		w.WriteHeader(f.Status)
 	case f.Status != 0:
 		writeS3Error(w, r, f)
 	case f.CutBody:
