@@ -176,6 +176,17 @@ CONF
   ssh_port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$SSH_PORT") 2>/dev/null; }
   if ! sshd_up; then
     if ssh_port_open; then
+      # The test sshd of another s3sync checkout (an earlier session, another clone) may hold
+      # the port: it is ours to replace. Anything else is left alone.
+      for proc in /proc/[0-9]*; do
+        if [ "$(cat "$proc/comm" 2>/dev/null)" = sshd ] && tr '\0' ' ' <"$proc/cmdline" 2>/dev/null | grep -q '/\.tools/sshd/sshd_config'; then
+          log "stopping the test sshd of another checkout (pid ${proc#/proc/})"
+          kill "${proc#/proc/}" 2>/dev/null || true
+        fi
+      done
+      for _ in $(seq 1 50); do ssh_port_open || break; sleep 0.1; done
+    fi
+    if ssh_port_open; then
       log "127.0.0.1:$SSH_PORT is taken by another program; set S3SYNC_TEST_SSH_PORT to a free port"
       exit 1
     fi
