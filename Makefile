@@ -27,7 +27,7 @@ demo: services build
 	scripts/demo.sh
 
 ## bench: s3sync vs the raw GET→PUT loop and rclone, plan/resume/checkpoint figures (BENCHMARKS.md)
-## BENCH_SCALE=quick (default, about 10 minutes) or full (about 45 minutes); results in artifacts/bench/
+## BENCH_SCALE=quick (default, about 6 minutes) or full (about 40 minutes); results in artifacts/bench/
 bench:
 	scripts/bench/run.sh
 

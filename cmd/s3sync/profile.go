@@ -16,9 +16,9 @@ import (
 const copyGCPercent = 400
 
 // copyMemoryLimit is the soft limit that keeps copyGCPercent from letting the heap grow to five
-// times a large live heap (hundreds of workers): 128 MiB, or 512 KiB per worker above 256.
+// times a large live heap (hundreds of workers): 96 MiB, or 384 KiB per worker above 256.
 func copyMemoryLimit(workers int) int64 {
-	return max(128<<20, int64(workers)<<19)
+	return max(96<<20, int64(workers)*384<<10)
 }
 
 // tuneGC sets copyGCPercent and copyMemoryLimit for a copy with this many workers, unless

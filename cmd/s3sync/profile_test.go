@@ -7,9 +7,9 @@ func TestCopyMemoryLimit(t *testing.T) {
 		workers int
 		want    int64
 	}{
-		{1, 128 << 20},
-		{256, 128 << 20},
-		{1024, 512 << 20},
+		{1, 96 << 20},
+		{256, 96 << 20},
+		{1024, 384 << 20},
 	} {
 		if got := copyMemoryLimit(c.workers); got != c.want {
 			t.Errorf("copyMemoryLimit(%d) = %d MiB, want %d MiB", c.workers, got>>20, c.want>>20)

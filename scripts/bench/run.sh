@@ -4,7 +4,7 @@
 # Debian's rclone when absent, then runs the driver (scripts/bench/main.go), which starts its
 # own S3 server on 127.0.0.1:7171 and a latency proxy on 127.0.0.1:7172.
 #
-#   BENCH_SCALE=quick (default, ~10 min) | full (the BENCHMARKS.md figures, ~45 min)
+#   BENCH_SCALE=quick (default, about 6 min) | full (the BENCHMARKS.md figures, about 40 min)
 #   BENCH_ONLY=mix,small,wan,large,plan,resume,profile   BENCH_ROUNDS=N   BENCH_WORK=DIR
 #
 # Results: artifacts/bench/results.md (tables), results.json (every run), *.pprof.
