@@ -46,11 +46,8 @@ func (k *checker) fail(name, detail, fix string) {
 }
 
 func runCheck(ctx context.Context, g *globals) error {
-	cfg, err := g.config()
+	cfg, err := g.s3Config()
 	if err != nil {
-		return err
-	}
-	if err := cfg.requireS3(); err != nil {
 		return err
 	}
 	k := &checker{}

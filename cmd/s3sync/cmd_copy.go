@@ -81,11 +81,8 @@ func runCopy(c *cli.Context, g *globals, o copyOptions, requeue []checkpoint.Sta
 	if err != nil {
 		return err
 	}
-	cfg, err := g.config()
+	cfg, err := g.s3Config()
 	if err != nil {
-		return err
-	}
-	if err := cfg.requireS3(); err != nil {
 		return err
 	}
 	path := shardCheckpointPath(cfg, g.checkpoint, lim.shard)

@@ -71,11 +71,8 @@ func runFixACL(c *cli.Context, g *globals, o fixACLOptions) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := g.config()
+	cfg, err := g.s3Config()
 	if err != nil {
-		return err
-	}
-	if err := cfg.requireS3(); err != nil {
 		return err
 	}
 	if cfg.Destination.ACL == "" {

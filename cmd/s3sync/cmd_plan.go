@@ -48,11 +48,8 @@ func runPlan(c *cli.Context, g *globals, o planOptions) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := g.config()
+	cfg, err := g.s3Config()
 	if err != nil {
-		return err
-	}
-	if err := cfg.requireS3(); err != nil {
 		return err
 	}
 	if err := cfg.requireDatabase(); err != nil {

@@ -197,6 +197,18 @@ func (s *logSink) set(w io.Writer) io.Writer {
 	return prev
 }
 
+// s3Config loads the configuration of a command that talks to both buckets.
+func (g *globals) s3Config() (*Config, error) {
+	cfg, err := g.config()
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.requireS3(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
 // config loads the configuration file the global flags and environment point at.
 func (g *globals) config() (*Config, error) {
 	path, _ := configPath(g.configFlag, g.getenv)
