@@ -19,10 +19,11 @@ func FuzzObjects(f *testing.F) {
 	f.Add(uint8(0), int64(3), false, 1, "", "file", "nul\x00.mp4", "", int64(1), "null")
 	f.Add(uint8(0), int64(3), false, 0, "", "file", strings.Repeat("é", 600)+".jpg", "", int64(1), "{")
 	f.Add(uint8(3), int64(3), false, 0, "", "image", "bad\xff.png", "", int64(1), "")
-	f.Fuzz(func(t *testing.T, kind uint8, id int64, remote bool, mediaType int, v, attachment, name, ct string, schema int64, meta string) {
+	f.Fuzz(func(t *testing.T, kind uint8, id int64, remote bool, layout int, v, attachment, name, ct string, schema int64, _ string) {
 		k := AllKinds[int(kind)%len(AllKinds)]
-		rec := Record{Kind: k, ID: id, Remote: remote, MediaType: mediaType, Var: v,
-			Files: []File{{Attachment: attachment, FileName: name, ContentType: ct, SchemaVersion: schema, Meta: meta}}}
+		layouts := []Layout{{}, Layout30, Layout35, Layout40, Layout42}
+		rec := Record{Kind: k, ID: id, Remote: remote, Var: v, Layout: layouts[(layout%len(layouts)+len(layouts))%len(layouts)],
+			Files: []File{{Attachment: attachment, FileName: name, ContentType: ct, SchemaVersion: schema}}}
 		objs, skipped, invalid := rec.Objects()
 		if len(objs) > 0 && skipped > 0 {
 			t.Errorf("one file both planned and skipped")
@@ -62,9 +63,11 @@ func checkKey(t *testing.T, kind Kind, id int64, style, key string) {
 	if !strings.HasPrefix(rest, prefix) {
 		t.Fatalf("key %q is not under %s", key, prefix)
 	}
-	part := IDPartition(id)
-	want := len(strings.Split(part, "/")) + 4 // class, attachment, partition…, style, name
-	if len(segs) != want || !strings.Contains(rest, "/"+part+"/"+style+"/") {
-		t.Fatalf("key %q: want %d segments around %s/%s", key, want, part, style)
+	for _, part := range []string{IDPartition(id), LegacyIDPartition(id)} {
+		want := len(strings.Split(part, "/")) + 4 // class, attachment, partition…, style, name
+		if len(segs) == want && strings.Contains(rest, "/"+part+"/"+style+"/") {
+			return
+		}
 	}
+	t.Fatalf("key %q: not <class>/<attachment>/<partition>/%s/<name> for id %d", key, style, id)
 }

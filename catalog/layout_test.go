@@ -16,8 +16,10 @@ func TestIDPartition(t *testing.T) {
 		{7, "000/000/007"},
 		{1234, "000/001/234"},
 		{123456789, "123/456/789"},
-		{1234567890, "123/456/789"},                      // 10 digits: 3 groups, the 0 is dropped
-		{12345678901, "123/456/789"},                     // 11 digits
+		{999999999, "999/999/999"},                       // the largest id padded to 9
+		{1000000000, "001/000/000/000"},                  // ID_PARTITION_LIMIT: padded to 12
+		{1234567890, "001/234/567/890"},                  // 10 digits: 4 groups
+		{12345678901, "012/345/678/901"},                 // 11 digits
 		{123456789012, "123/456/789/012"},                // 12 digits: 4 groups
 		{12345678901234567, "123/456/789/012/345"},       // 17 digits: 5 groups, last 2 digits dropped
 		{109876543210987654, "109/876/543/210/987/654"},  // 18-digit snowflake: 6 groups
@@ -55,7 +57,7 @@ func TestObjects(t *testing.T) {
 	}{
 		{
 			name: "local image: original and small with the same extension",
-			rec: Record{Kind: MediaAttachments, ID: 7, MediaType: MediaImage, Files: []File{
+			rec: Record{Kind: MediaAttachments, ID: 7, Files: []File{
 				{Attachment: "file", FileName: "abc.jpg", ContentType: "image/jpeg", Size: 100, SchemaVersion: 1},
 			}},
 			want: []string{
@@ -66,7 +68,7 @@ func TestObjects(t *testing.T) {
 		},
 		{
 			name: "remote image with schema version 1: cache/",
-			rec: Record{Kind: MediaAttachments, ID: 7, Remote: true, MediaType: MediaImage, Files: []File{
+			rec: Record{Kind: MediaAttachments, ID: 7, Remote: true, Files: []File{
 				{Attachment: "file", FileName: "abc.jpeg", ContentType: "image/jpeg", Size: 5, SchemaVersion: 1},
 			}},
 			want: []string{
@@ -77,7 +79,7 @@ func TestObjects(t *testing.T) {
 		},
 		{
 			name: "remote image with schema version 0 or NULL: no cache/",
-			rec: Record{Kind: MediaAttachments, ID: 7, Remote: true, MediaType: MediaImage, Files: []File{
+			rec: Record{Kind: MediaAttachments, ID: 7, Remote: true, Files: []File{
 				{Attachment: "file", FileName: "a.png", ContentType: "image/png", Size: 5},
 			}},
 			want: []string{
@@ -87,7 +89,7 @@ func TestObjects(t *testing.T) {
 		},
 		{
 			name: "remote video: small is .png",
-			rec: Record{Kind: MediaAttachments, ID: 7, Remote: true, MediaType: MediaVideo, Files: []File{
+			rec: Record{Kind: MediaAttachments, ID: 7, Remote: true, Files: []File{
 				{Attachment: "file", FileName: "abc.mp4", ContentType: "video/mp4", Size: 9, SchemaVersion: 1},
 			}},
 			want: []string{
@@ -97,7 +99,7 @@ func TestObjects(t *testing.T) {
 		},
 		{
 			name: "gifv: small is .png",
-			rec: Record{Kind: MediaAttachments, ID: 7, MediaType: MediaGifv, Files: []File{
+			rec: Record{Kind: MediaAttachments, ID: 7, Files: []File{
 				{Attachment: "file", FileName: "abc.mp4", ContentType: "video/mp4", Size: 9},
 			}},
 			want: []string{
@@ -107,59 +109,104 @@ func TestObjects(t *testing.T) {
 		},
 		{
 			name: "audio: original only",
-			rec: Record{Kind: MediaAttachments, ID: 7, MediaType: MediaAudio, Files: []File{
+			rec: Record{Kind: MediaAttachments, ID: 7, Files: []File{
 				{Attachment: "file", FileName: "abc.mp3", ContentType: "audio/mpeg", Size: 3},
 			}},
 			want: []string{"file/original audio/mpeg 3 false: " + ma + "/original/abc.mp3 | cache/" + ma + "/original/abc.mp3"},
 		},
 		{
 			name: "unknown type: original only",
-			rec: Record{Kind: MediaAttachments, ID: 7, MediaType: MediaUnknown, Files: []File{
+			rec: Record{Kind: MediaAttachments, ID: 7, Files: []File{
 				{Attachment: "file", FileName: "abc.bin", ContentType: "application/octet-stream"},
 			}},
 			want: []string{"file/original application/octet-stream 0 false: " + ma + "/original/abc.bin | cache/" + ma + "/original/abc.bin"},
 		},
 		{
-			name: "file_meta with original but no small: no small",
-			rec: Record{Kind: MediaAttachments, ID: 7, MediaType: MediaImage, Files: []File{
-				{Attachment: "file", FileName: "abc.jpg", ContentType: "image/jpeg", Meta: `{"original":{"width":10,"height":10}}`},
-			}},
-			want: []string{"file/original image/jpeg 0 false: " + ma + "/original/abc.jpg | cache/" + ma + "/original/abc.jpg"},
-		},
-		{
-			name: "file_meta with original and small: small",
-			rec: Record{Kind: MediaAttachments, ID: 7, MediaType: MediaVideo, Files: []File{
-				{Attachment: "file", FileName: "abc.mp4", ContentType: "video/mp4", Meta: `{"original":{},"small":{}}`},
+			name: "non-animated GIF: small is .png (VIDEO_CONVERTED_STYLES)",
+			rec: Record{Kind: MediaAttachments, ID: 7, Files: []File{
+				{Attachment: "file", FileName: "abc.gif", ContentType: "image/gif", Size: 9},
 			}},
 			want: []string{
-				"file/original video/mp4 0 false: " + ma + "/original/abc.mp4 | cache/" + ma + "/original/abc.mp4",
+				"file/original image/gif 9 false: " + ma + "/original/abc.gif | cache/" + ma + "/original/abc.gif",
 				"file/small image/png 0 false: " + ma + "/small/abc.png | cache/" + ma + "/small/abc.png",
 			},
 		},
 		{
-			name: "file_meta without style keys: decided by type",
-			rec: Record{Kind: MediaAttachments, ID: 7, MediaType: MediaGifv, Files: []File{
-				{Attachment: "file", FileName: "abc.mp4", ContentType: "video/mp4", Meta: `{"focus":{"x":0,"y":0}}`},
+			name: "HEIC: small is .jpeg (IMAGE_CONVERTED_STYLES)",
+			rec: Record{Kind: MediaAttachments, ID: 7, Files: []File{
+				{Attachment: "file", FileName: "abc.heic", ContentType: "image/heic"},
 			}},
 			want: []string{
-				"file/original video/mp4 0 false: " + ma + "/original/abc.mp4 | cache/" + ma + "/original/abc.mp4",
+				"file/original image/heic 0 false: " + ma + "/original/abc.heic | cache/" + ma + "/original/abc.heic",
+				"file/small image/jpeg 0 false: " + ma + "/small/abc.jpeg | cache/" + ma + "/small/abc.jpeg | " +
+					ma + "/small/abc.png | cache/" + ma + "/small/abc.png",
+			},
+		},
+		{
+			name: "AVIF on 4.2+: small .jpeg first, 4.0's .avif next",
+			rec: Record{Kind: MediaAttachments, ID: 7, Files: []File{
+				{Attachment: "file", FileName: "abc.avif", ContentType: "image/avif"},
+			}},
+			want: []string{
+				"file/original image/avif 0 false: " + ma + "/original/abc.avif | cache/" + ma + "/original/abc.avif",
+				"file/small image/jpeg 0 false: " + ma + "/small/abc.jpeg | " + ma + "/small/abc.avif | cache/" + ma + "/small/abc.jpeg | cache/" +
+					ma + "/small/abc.avif | " + ma + "/small/abc.png | cache/" + ma + "/small/abc.png",
+			},
+		},
+		{
+			name: "AVIF on 4.0: small .avif first",
+			rec: Record{Kind: MediaAttachments, ID: 7, Layout: Layout40, Files: []File{
+				{Attachment: "file", FileName: "abc.avif", ContentType: "image/avif"},
+			}},
+			want: []string{
+				"file/original image/avif 0 false: " + ma + "/original/abc.avif | cache/" + ma + "/original/abc.avif",
+				"file/small image/avif 0 false: " + ma + "/small/abc.avif | " + ma + "/small/abc.jpeg | cache/" + ma + "/small/abc.avif | cache/" +
+					ma + "/small/abc.jpeg | " + ma + "/small/abc.png | cache/" + ma + "/small/abc.png",
+			},
+		},
+		{
+			name: "WebP on 3.x is no image type there: original only",
+			rec: Record{Kind: MediaAttachments, ID: 7, Layout: Layout30, Files: []File{
+				{Attachment: "file", FileName: "abc.webp", ContentType: "image/webp"},
+			}},
+			want: []string{"file/original image/webp 0 false: " + ma + "/original/abc.webp | cache/" + ma + "/original/abc.webp"},
+		},
+		{
+			name: "WebM video: small is .png",
+			rec: Record{Kind: MediaAttachments, ID: 7, Files: []File{
+				{Attachment: "file", FileName: "abc.webm", ContentType: "video/webm"},
+			}},
+			want: []string{
+				"file/original video/webm 0 false: " + ma + "/original/abc.webm | cache/" + ma + "/original/abc.webm",
 				"file/small image/png 0 false: " + ma + "/small/abc.png | cache/" + ma + "/small/abc.png",
 			},
 		},
 		{
-			name: "file_meta JSON null or unparsable: decided by type",
-			rec: Record{Kind: MediaAttachments, ID: 7, MediaType: MediaAudio, Files: []File{
-				{Attachment: "file", FileName: "abc.mp3", ContentType: "audio/mpeg", Meta: `null`},
-				{Attachment: "thumbnail", FileName: "t.png", ContentType: "image/png", Meta: `{`},
+			name: "ten-digit id: kt-paperclip's 12-digit partition first, Paperclip 6's next",
+			rec: Record{Kind: Accounts, ID: 1234567890, Files: []File{
+				{Attachment: "avatar", FileName: "a.png", ContentType: "image/png"},
 			}},
-			want: []string{
-				"file/original audio/mpeg 0 false: " + ma + "/original/abc.mp3 | cache/" + ma + "/original/abc.mp3",
-				"thumbnail/original image/png 0 false: media_attachments/thumbnails/" + p7 + "/original/t.png | cache/media_attachments/thumbnails/" + p7 + "/original/t.png",
-			},
+			want: []string{"avatar/original image/png 0 false: accounts/avatars/001/234/567/890/original/a.png | accounts/avatars/123/456/789/original/a.png | " +
+				"cache/accounts/avatars/001/234/567/890/original/a.png | cache/accounts/avatars/123/456/789/original/a.png"},
+		},
+		{
+			name: "eleven-digit id on 3.4: 9-digit partition first",
+			rec: Record{Kind: Accounts, ID: 12345678901, Layout: Layout30, Files: []File{
+				{Attachment: "avatar", FileName: "a.png", ContentType: "image/png"},
+			}},
+			want: []string{"avatar/original image/png 0 false: accounts/avatars/123/456/789/original/a.png | accounts/avatars/012/345/678/901/original/a.png | " +
+				"cache/accounts/avatars/123/456/789/original/a.png | cache/accounts/avatars/012/345/678/901/original/a.png"},
+		},
+		{
+			name: "site upload thumbnail before 4.0: original only",
+			rec: Record{Kind: SiteUploads, ID: 7, Var: "thumbnail", Layout: Layout35, Files: []File{
+				{Attachment: "file", FileName: "t.jpg", ContentType: "image/jpeg"},
+			}},
+			want: []string{"file/original image/jpeg 0 false: site_uploads/files/" + p7 + "/original/t.jpg | cache/site_uploads/files/" + p7 + "/original/t.jpg"},
 		},
 		{
 			name: "remote thumbnail with its own schema version (4.6)",
-			rec: Record{Kind: MediaAttachments, ID: 7, Remote: true, MediaType: MediaAudio, Files: []File{
+			rec: Record{Kind: MediaAttachments, ID: 7, Remote: true, Files: []File{
 				{Attachment: "file", FileName: "abc.mp3", ContentType: "audio/mpeg", Size: 1, SchemaVersion: 1},
 				{Attachment: "thumbnail", FileName: "t.jpg", ContentType: "image/jpeg", Size: 2, SchemaVersion: 1},
 			}},
@@ -170,7 +217,7 @@ func TestObjects(t *testing.T) {
 		},
 		{
 			name: "remote thumbnail without a schema version (before 4.6)",
-			rec: Record{Kind: MediaAttachments, ID: 7, Remote: true, MediaType: MediaAudio, Files: []File{
+			rec: Record{Kind: MediaAttachments, ID: 7, Remote: true, Files: []File{
 				{Attachment: "file", FileName: "abc.mp3", ContentType: "audio/mpeg", Size: 1, SchemaVersion: 1},
 				{Attachment: "thumbnail", FileName: "t.jpg", ContentType: "image/jpeg", Size: 2},
 			}},
@@ -271,14 +318,12 @@ func TestObjects(t *testing.T) {
 			},
 		},
 		{
-			name: "site upload favicon: ico, 16, 32, 48",
+			name: "site upload favicon: 16, 32, 48, no ico",
 			rec: Record{Kind: SiteUploads, ID: 7, Var: "favicon", Files: []File{
 				{Attachment: "file", FileName: "f.png", ContentType: "image/png"},
 			}},
 			want: []string{
 				"file/original image/png 0 false: site_uploads/files/" + p7 + "/original/f.png | cache/site_uploads/files/" + p7 + "/original/f.png",
-				"file/ico image/x-icon 0 false: site_uploads/files/" + p7 + "/ico/f.ico | cache/site_uploads/files/" + p7 + "/ico/f.ico | " +
-					"site_uploads/files/" + p7 + "/ico/f.png | cache/site_uploads/files/" + p7 + "/ico/f.png",
 				"file/16 image/png 0 false: site_uploads/files/" + p7 + "/16/f.png | cache/site_uploads/files/" + p7 + "/16/f.png",
 				"file/32 image/png 0 false: site_uploads/files/" + p7 + "/32/f.png | cache/site_uploads/files/" + p7 + "/32/f.png",
 				"file/48 image/png 0 false: site_uploads/files/" + p7 + "/48/f.png | cache/site_uploads/files/" + p7 + "/48/f.png",
@@ -292,11 +337,14 @@ func TestObjects(t *testing.T) {
 			want: []string{"file/original image/svg+xml 0 false: site_uploads/files/" + p7 + "/original/m.svg | cache/site_uploads/files/" + p7 + "/original/m.svg"},
 		},
 		{
-			name: "preview card provider: original, never cache/",
+			name: "preview card provider: original and static .png, never cache/",
 			rec: Record{Kind: PreviewCardProviders, ID: 7, Remote: true, Files: []File{
 				{Attachment: "icon", FileName: "i.ico", ContentType: "image/x-icon", Size: 3, SchemaVersion: 1},
 			}},
-			want: []string{"icon/original image/x-icon 3 false: preview_card_providers/icons/" + p7 + "/original/i.ico | cache/preview_card_providers/icons/" + p7 + "/original/i.ico"},
+			want: []string{
+				"icon/original image/x-icon 3 false: preview_card_providers/icons/" + p7 + "/original/i.ico | cache/preview_card_providers/icons/" + p7 + "/original/i.ico",
+				"icon/static image/png 0 false: preview_card_providers/icons/" + p7 + "/static/i.png | cache/preview_card_providers/icons/" + p7 + "/static/i.png",
+			},
 		},
 		{
 			name: "backup: original",
@@ -307,7 +355,7 @@ func TestObjects(t *testing.T) {
 		},
 		{
 			name: "unicode and spaces are legal",
-			rec: Record{Kind: MediaAttachments, ID: 7, MediaType: MediaImage, Files: []File{
+			rec: Record{Kind: MediaAttachments, ID: 7, Files: []File{
 				{Attachment: "file", FileName: "фото 1.jpg", ContentType: "image/jpeg"},
 			}},
 			want: []string{
@@ -318,7 +366,7 @@ func TestObjects(t *testing.T) {
 		},
 		{
 			name: "name without extension",
-			rec: Record{Kind: MediaAttachments, ID: 7, MediaType: MediaImage, Files: []File{
+			rec: Record{Kind: MediaAttachments, ID: 7, Files: []File{
 				{Attachment: "file", FileName: "blob", ContentType: "image/jpeg"},
 			}},
 			want: []string{
@@ -329,7 +377,7 @@ func TestObjects(t *testing.T) {
 		},
 		{
 			name: "18-digit snowflake id",
-			rec: Record{Kind: MediaAttachments, ID: 109876543210987654, MediaType: MediaAudio, Files: []File{
+			rec: Record{Kind: MediaAttachments, ID: 109876543210987654, Files: []File{
 				{Attachment: "file", FileName: "a.mp3", ContentType: "audio/mpeg"},
 			}},
 			want: []string{"file/original audio/mpeg 0 false: media_attachments/files/109/876/543/210/987/654/original/a.mp3 | cache/media_attachments/files/109/876/543/210/987/654/original/a.mp3"},

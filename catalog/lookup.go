@@ -52,13 +52,15 @@ func ParseKey(key string) (kr KeyRecords, ok bool) {
 		return KeyRecords{}, false
 	}
 	kr = KeyRecords{Kind: kind, Ranges: [][2]int64{{d, d}}, Remote: remote}
-	// An id one or two digits longer than the partition shows has the same partition.
+	// An id one or two digits longer than the partition shows has the same partition, under
+	// kt-paperclip's padding (ids of 13, 14, 16, 17 … digits) or under the 9-digit padding of
+	// Mastodon 3.4 and older (ids of 10 and 11 digits).
+	part := strings.Join(groups, "/")
 	if d <= (1<<63-1-99)/100 && len(digits) >= 9 {
-		if lo := d * 10; IDPartition(lo) == strings.Join(groups, "/") {
-			kr.Ranges = append(kr.Ranges, [2]int64{lo, lo + 9})
-		}
-		if lo := d * 100; IDPartition(lo) == strings.Join(groups, "/") {
-			kr.Ranges = append(kr.Ranges, [2]int64{lo, lo + 99})
+		for _, lo := range []int64{d * 10, d * 100} {
+			if IDPartition(lo) == part || LegacyIDPartition(lo) == part {
+				kr.Ranges = append(kr.Ranges, [2]int64{lo, lo + lo/d - 1})
+			}
 		}
 	}
 	return kr, true

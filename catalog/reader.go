@@ -137,6 +137,7 @@ type Reader struct {
 	cfg    DBConfig             // for Reconnect
 	schema string               // current_schema() at Open, the schema queried
 	tables map[Kind]*tableShape // nil entry: the table does not exist
+	layout Layout               // the release whose layout rules the tables show
 	label  string               // host:port/database for errors
 }
 
@@ -299,7 +300,30 @@ func (r *Reader) HasColumn(kind Kind, column string) bool {
 	return r.tables[kind].has(column)
 }
 
-// detect reads information_schema once and fills r.schema and r.tables.
+// Layout returns the Mastodon release whose layout rules the database follows, as detected
+// from its tables and columns; every Record Scan and Lookup produce carries it.
+func (r *Reader) Layout() Layout { return r.layout }
+
+// layoutOf tells the release from what each one added to the tables s3sync reads, which
+// holds whatever schema_migrations says (a patch release of a stable branch, a development
+// snapshot): preview_card_providers came with 3.5 (and kt-paperclip with it), site_uploads
+// blurhash with 4.0's thumbnail styles, preview_cards published_at with 4.2. A database
+// with none of those tables is taken for the newest release.
+func layoutOf(tables map[Kind]*tableShape) Layout {
+	switch {
+	case tables[PreviewCards] == nil && tables[SiteUploads] == nil:
+		return Layout{}
+	case tables[PreviewCardProviders] == nil:
+		return Layout30
+	case tables[SiteUploads] != nil && !tables[SiteUploads].has("blurhash"):
+		return Layout35
+	case tables[PreviewCards] != nil && !tables[PreviewCards].has("published_at"):
+		return Layout40
+	}
+	return Layout{}
+}
+
+// detect reads information_schema once and fills r.schema, r.tables and r.layout.
 func (r *Reader) detect(ctx context.Context) error {
 	var schema *string
 	if err := r.conn.QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
@@ -347,7 +371,11 @@ func (r *Reader) detect(ctx context.Context) error {
 			t.columns[column] = true
 		}
 	}
-	return rows.Err()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	r.layout = layoutOf(r.tables)
+	return nil
 }
 
 // ScanOptions bound a Scan.
@@ -376,6 +404,7 @@ type Page struct {
 // tableQuery is the SELECT built for one kind from the detected columns.
 type tableQuery struct {
 	kind    Kind
+	layout  Layout
 	from    string // quoted schema.table
 	columns string // select list
 	atts    []string
@@ -402,27 +431,20 @@ func (r *Reader) query(kind Kind) (*tableQuery, error) {
 		return nil, err
 	}
 
-	// Fixed leading columns: id, remote, suspended (suspended.go), media type, var.
+	// Fixed leading columns: id, remote, suspended (suspended.go), var.
 	list := []string{col("id") + "::bigint"}
 	switch {
 	case s.locality == neverLocal:
 		list = append(list, "true")
 	case s.locality == byRemoteURL && t.has("remote_url"):
-		list = append(list, "COALESCE("+col("remote_url")+"::text, '') <> ''")
+		// MediaAttachment#local? is remote_url.blank?: white space only counts as empty.
+		list = append(list, "COALESCE("+col("remote_url")+"::text, '') !~ '^[[:space:]]*$'")
 	case s.locality == byDomain && t.has("domain"):
 		list = append(list, col("domain")+" IS NOT NULL")
 	default:
 		list = append(list, "false")
 	}
 	list = append(list, r.suspendedColumn(kind))
-	if kind == MediaAttachments {
-		if err := require("type"); err != nil {
-			return nil, err
-		}
-		list = append(list, "COALESCE("+col("type")+"::bigint, 0)")
-	} else {
-		list = append(list, "0::bigint")
-	}
 	if kind == SiteUploads {
 		if err := require("var"); err != nil {
 			return nil, err
@@ -432,7 +454,7 @@ func (r *Reader) query(kind Kind) (*tableQuery, error) {
 		list = append(list, "''::text")
 	}
 
-	q := &tableQuery{kind: kind, from: pgx.Identifier{r.schema, kind.Table()}.Sanitize()}
+	q := &tableQuery{kind: kind, layout: r.layout, from: pgx.Identifier{r.schema, kind.Table()}.Sanitize()}
 	for _, a := range s.attachments {
 		name := a.name + "_file_name"
 		if !t.has(name) {
@@ -446,7 +468,6 @@ func (r *Reader) query(kind Kind) (*tableQuery, error) {
 		list = append(list, optionalColumn(t, a.name+"_content_type", "COALESCE(%s::text, '')", "''::text"))
 		list = append(list, optionalColumn(t, a.name+"_file_size", "COALESCE(%s::bigint, 0)", "0::bigint"))
 		list = append(list, optionalColumn(t, a.name+"_storage_schema_version", "COALESCE(%s::bigint, 0)", "0::bigint"))
-		list = append(list, optionalColumn(t, a.name+"_meta", "%s::text", "NULL::text"))
 	}
 	q.columns = strings.Join(list, ", ")
 	return q, nil
@@ -467,24 +488,21 @@ func (q *tableQuery) scanRecord(rows pgx.Rows) (Record, error) {
 
 // scanRecordExtra is scanRecord for a row with more columns after q's, scanned into extra.
 func (q *tableQuery) scanRecordExtra(rows pgx.Rows, extra ...any) (Record, error) {
-	rec := Record{Kind: q.kind}
-	var mediaType int64
-	dest := []any{&rec.ID, &rec.Remote, &rec.Suspended, &mediaType, &rec.Var}
+	rec := Record{Kind: q.kind, Layout: q.layout}
+	dest := []any{&rec.ID, &rec.Remote, &rec.Suspended, &rec.Var}
 	type attCols struct {
 		name, ct *string
 		size     int64
 		version  int64
-		meta     *string
 	}
 	cols := make([]attCols, len(q.atts))
 	for i := range cols {
-		dest = append(dest, &cols[i].name, &cols[i].ct, &cols[i].size, &cols[i].version, &cols[i].meta)
+		dest = append(dest, &cols[i].name, &cols[i].ct, &cols[i].size, &cols[i].version)
 	}
 	dest = append(dest, extra...)
 	if err := rows.Scan(dest...); err != nil {
 		return rec, err
 	}
-	rec.MediaType = int(mediaType)
 	for i, c := range cols {
 		f := File{Attachment: q.atts[i], Size: c.size, SchemaVersion: c.version}
 		if c.name != nil {
@@ -492,9 +510,6 @@ func (q *tableQuery) scanRecordExtra(rows pgx.Rows, extra ...any) (Record, error
 		}
 		if c.ct != nil {
 			f.ContentType = *c.ct
-		}
-		if c.meta != nil {
-			f.Meta = *c.meta
 		}
 		rec.Files = append(rec.Files, f)
 	}

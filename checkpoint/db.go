@@ -14,9 +14,10 @@ import (
 )
 
 // FormatVersion is the checkpoint format this package writes, kept in meta "format". Version 2
-// added the stale status and its index bucket; a version 1 file is migrated when opened
-// writable, and read as it is (no stale objects) when opened ReadOnly.
-const FormatVersion = "2"
+// added the stale status and its index bucket; version 3 writes every object to its DestKey
+// (see migrateV2). Older files are migrated when opened writable, and read as they are when
+// opened ReadOnly.
+const FormatVersion = "3"
 
 // formatV1 is the format before the stale status; see migrateV1.
 const formatV1 = "1"
@@ -165,7 +166,7 @@ func classifyOpenError(err error) error {
 
 // init checks an existing checkpoint (format version, buckets, size) and initializes a new one.
 func (db *DB) init() error {
-	fresh, migrate := false, false
+	fresh, migrate, migrate2 := false, false, false
 	err := db.view(func(tx *bolt.Tx) error {
 		if fi, err := os.Stat(db.path); err != nil {
 			return err
@@ -183,10 +184,11 @@ func (db *DB) init() error {
 			return nil
 		}
 		v := string(meta.Get([]byte(MetaFormat)))
-		if v != FormatVersion && v != formatV1 {
-			return fmt.Errorf("%w: format version %q, this s3sync reads %q and %q", ErrCorrupt, v, formatV1, FormatVersion)
+		if v != FormatVersion && v != formatV2 && v != formatV1 {
+			return fmt.Errorf("%w: format version %q, this s3sync reads %q to %q", ErrCorrupt, v, formatV1, FormatVersion)
 		}
 		migrate = v == formatV1
+		migrate2 = v == formatV1 || v == formatV2
 		for _, name := range allBuckets() {
 			if migrate && bytes.Equal(name, statusBuckets[indexOf(Stale)]) {
 				continue
@@ -208,7 +210,12 @@ func (db *DB) init() error {
 		return err
 	}
 	if migrate && !db.readOnly {
-		return db.migrateV1()
+		if err := db.migrateV1(); err != nil {
+			return err
+		}
+	}
+	if migrate2 && !db.readOnly {
+		return db.migrateV2()
 	}
 	if !fresh {
 		return nil

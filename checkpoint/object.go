@@ -123,9 +123,19 @@ type Object struct {
 	Attempts    int       // copy attempts made so far (all runs, retries included)
 	Error       string    // last error, "" when none
 	Bytes       int64     // bytes written to the destination (done objects)
-	SourceKey   string    // the candidate that existed at the source, "" until known
+	SourceKey   string    // the candidate the copy read at the source (DestKey is where it wrote), "" until known
 	CreatedAt   time.Time // when Merge first stored the object (UTC)
 	UpdatedAt   time.Time // when Apply or Requeue last changed its status fields (UTC)
+}
+
+// DestKey is the key the object has at the destination: the first candidate, the key the
+// database's Mastodon asks for, whichever candidate the copy found at the source. "" for an
+// object without candidates.
+func (o Object) DestKey() string {
+	if len(o.Candidates) == 0 {
+		return ""
+	}
+	return o.Candidates[0]
 }
 
 // ID returns the object's unique identity, kind/record id (20 digits)/attachment/style, which

@@ -17,30 +17,36 @@ const StaleSeparator = "~"
 
 // migrateV1 turns a format 1 checkpoint into format 2: it adds the stale index and bumps the
 // version, in one transaction (format 1 files hold no stale objects, so nothing else changes).
+// migrateV2 follows.
 func (db *DB) migrateV1() error {
 	err := db.update(func(tx *bolt.Tx) error {
 		if _, err := tx.CreateBucketIfNotExists(statusBuckets[indexOf(Stale)]); err != nil {
 			return err
 		}
-		return tx.Bucket(bucketMeta).Put([]byte(MetaFormat), []byte(FormatVersion))
+		return tx.Bucket(bucketMeta).Put([]byte(MetaFormat), []byte(formatV2))
 	})
 	if err != nil {
-		return fmt.Errorf("migrate format %s to %s: %w", formatV1, FormatVersion, err)
+		return fmt.Errorf("migrate format %s to %s: %w", formatV1, formatV2, err)
 	}
 	return nil
 }
 
 // refresh adjusts o, the refreshed state of the known object old, before Merge stores it: a
-// Stale object is Pending again; when the computed key's file name changed (Mastodon stored a
-// new file for the record), the object starts over as Pending with its copy fields cleared,
-// and a Done one leaves the old file behind as a Stale object (ID style "<style>~<old name>",
-// its candidates and bytes as copied) so that reports can list it at the destination.
+// Stale object is Pending again; a Missing one whose candidates changed is Pending again (it
+// may be found now); when the key Mastodon asks for changed (Mastodon stored a new file for
+// the record, a storage schema upgrade moved it to cache/, a newer s3sync computes it
+// better), the object starts over as Pending with its copy fields cleared, and a Done one
+// leaves the old copy behind as a Stale object (ID style "<style>~<old name>", its candidates
+// and bytes as copied) so that reports can list it at the destination.
 func (w *writer) refresh(key []byte, old Object, o *Object) error {
 	if old.Status == Stale {
 		o.Status, o.Error, o.UpdatedAt = Pending, "", w.now
 	}
+	if old.Status == Missing && !slices.Equal(old.Candidates, o.Candidates) {
+		o.Status, o.Error, o.UpdatedAt = Pending, "", w.now
+	}
 	if len(old.Candidates) == 0 || len(o.Candidates) == 0 ||
-		path.Base(old.Candidates[0]) == path.Base(o.Candidates[0]) || old.Status == Stale {
+		old.Candidates[0] == o.Candidates[0] || old.Status == Stale {
 		return nil
 	}
 	if old.Status == Done {

@@ -94,9 +94,10 @@ func TestMergeNewAndKnown(t *testing.T) {
 	// Plan again: two known with new candidates and size, three new.
 	again := objs("media_attachments", 1, 2)
 	for i := range again {
-		// Same file name under new directories: a refresh, not a replaced file (see TestMergeReplacedFile).
+		// The same key Mastodon asks for, other fallbacks: a refresh, not a moved or replaced
+		// file (see TestMergeDestKeyChanged and TestMergeReplacedFile).
 		base := path.Base(again[i].Candidates[0])
-		again[i].Candidates = []string{"new/" + base, "cache/new/" + base}
+		again[i].Candidates = []string{again[i].Candidates[0], "cache/new/" + base}
 		again[i].Size = 5
 		again[i].ContentType = "image/png"
 		again[i].Remote = true
@@ -594,6 +595,44 @@ func TestConcurrentUse(t *testing.T) {
 		if err := <-done; err != nil {
 			t.Fatal(err)
 		}
+	}
+	checkConsistent(t, db)
+}
+
+// A known object whose first candidate (the key Mastodon asks for, where the copy writes it)
+// changed starts over: a Done one leaves its old copy as a Stale object, a Missing one is
+// looked for again, as is a Missing one that only got new fallback candidates.
+func TestMergeDestKeyChanged(t *testing.T) {
+	db := openTemp(t)
+	in := objs("accounts", 1, 3)
+	mustMerge(t, db, in)
+	mustApply(t, db,
+		Update{ID: in[0].ID(), Status: Done, Bytes: 10, SourceKey: in[0].Candidates[0], Attempts: 1},
+		Update{ID: in[1].ID(), Status: Missing, Error: "not found", Attempts: 1},
+		Update{ID: in[2].ID(), Status: Missing, Error: "not found", Attempts: 1},
+	)
+	again := objs("accounts", 1, 3)
+	for i := range again[:2] {
+		again[i].Candidates = append([]string{"moved/" + path.Base(again[i].Candidates[0])}, again[i].Candidates...)
+	}
+	again[2].Candidates = append(slices.Clone(again[2].Candidates), "legacy/x.png")
+	mustMerge(t, db, again)
+	for i, o := range again {
+		got := mustGet(t, db, o.ID())
+		if got.Status != Pending || got.DestKey() != o.Candidates[0] || (i < 2 && got.Attempts != 0) || got.SourceKey != "" {
+			t.Errorf("object %d after its key changed: %+v", i, got)
+		}
+	}
+	stale := 0
+	err := db.Each(Filter{Statuses: []Status{Stale}}, func(o Object) error {
+		stale++
+		if o.DestKey() != in[0].Candidates[0] || o.Bytes != 10 {
+			t.Errorf("stale copy %+v", o)
+		}
+		return nil
+	})
+	if err != nil || stale != 1 {
+		t.Errorf("stale objects: %d, %v", stale, err)
 	}
 	checkConsistent(t, db)
 }

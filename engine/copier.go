@@ -88,8 +88,10 @@ func (c *copier) copyObject(work context.Context, o checkpoint.Object) (u checkp
 	}
 }
 
-// copyCandidates copies the first candidate that exists at the source to the same key at the
-// destination and returns that key and the bytes written.
+// copyCandidates copies the first candidate that exists at the source to the object's DestKey,
+// the key Mastodon asks for, and returns the source key it read and the bytes written. A file
+// an older release (or an interrupted storage upgrade) left under another key thus arrives
+// where the database's Mastodon looks for it.
 func (c *copier) copyCandidates(ctx context.Context, o checkpoint.Object) (string, int64, error) {
 	if c.server != nil {
 		return c.copyServerSide(ctx, o)
@@ -102,7 +104,7 @@ func (c *copier) copyCandidates(ctx context.Context, o checkpoint.Object) (strin
 		if err != nil {
 			return "", 0, err
 		}
-		err = c.put(ctx, o, key, body, info)
+		err = c.put(ctx, o, o.DestKey(), body, info)
 		body.Close()
 		if err != nil {
 			return "", 0, err

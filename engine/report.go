@@ -24,6 +24,7 @@ type Row struct {
 	Attachment string    `json:"attachment"`
 	Style      string    `json:"style"`
 	Key        string    `json:"key"`
+	SourceKey  string    `json:"source_key,omitempty"` // where the copy found it, when not at Key
 	Status     string    `json:"status"`
 	Attempts   int       `json:"attempts"`
 	Bytes      int64     `json:"bytes"`
@@ -31,18 +32,19 @@ type Row struct {
 	UpdatedAt  time.Time `json:"updated_at"`
 }
 
-// RowOf turns a checkpoint object into a report row. Key is the key found at the source, or
-// the computed key while none was found.
+// RowOf turns a checkpoint object into a report row. Key is the key Mastodon asks for, which
+// the copy writes at the destination (SourceKey says where it read it, when that differs).
 func RowOf(o checkpoint.Object) Row {
-	key := o.SourceKey
-	if key == "" && len(o.Candidates) > 0 {
-		key = o.Candidates[0]
+	key := o.DestKey()
+	src := ""
+	if o.SourceKey != key {
+		src = o.SourceKey
 	}
 	bytes := o.Bytes
 	if o.Status != checkpoint.Done {
 		bytes = o.Size
 	}
-	return Row{Kind: o.Kind, RecordID: o.RecordID, Attachment: o.Attachment, Style: o.Style, Key: key,
+	return Row{Kind: o.Kind, RecordID: o.RecordID, Attachment: o.Attachment, Style: o.Style, Key: key, SourceKey: src,
 		Status: string(o.Status), Attempts: o.Attempts, Bytes: bytes, Error: o.Error, UpdatedAt: o.UpdatedAt.UTC()}
 }
 

@@ -14,9 +14,9 @@ import (
 type ServerSideCopier interface {
 	// Head returns what the source knows of key; storage.IsNotFound holds when it is absent.
 	Head(ctx context.Context, key string) (storage.ObjectInfo, error)
-	// Copy copies key of the source to the same key at the destination with opts' headers, or
+	// Copy copies srcKey of the source to dstKey at the destination with opts' headers, or
 	// fails and leaves nothing behind. size is the source's size, from Head.
-	Copy(ctx context.Context, key string, size int64, opts storage.PutOptions) error
+	Copy(ctx context.Context, srcKey, dstKey string, size int64, opts storage.PutOptions) error
 }
 
 // NewServerSide returns the ServerSideCopier from src to dst (CopyObject, UploadPartCopy above
@@ -29,8 +29,8 @@ func (s serverSide) Head(ctx context.Context, key string) (storage.ObjectInfo, e
 	return s.src.Head(ctx, key)
 }
 
-func (s serverSide) Copy(ctx context.Context, key string, size int64, opts storage.PutOptions) error {
-	return s.dst.CopyFrom(ctx, s.src, key, key, size, opts)
+func (s serverSide) Copy(ctx context.Context, srcKey, dstKey string, size int64, opts storage.PutOptions) error {
+	return s.dst.CopyFrom(ctx, s.src, srcKey, dstKey, size, opts)
 }
 
 // Server-side copy modes of `copy --server-side`.
@@ -112,7 +112,7 @@ func probeKey(ctx context.Context, db *checkpoint.DB, kinds []string, src *stora
 }
 
 // copyServerSide is copyCandidates for a server-side copy: the first candidate that exists at
-// the source (HEAD) is copied inside the provider to the same key at the destination.
+// the source (HEAD) is copied inside the provider to the object's DestKey.
 func (c *copier) copyServerSide(ctx context.Context, o checkpoint.Object) (string, int64, error) {
 	for _, key := range o.Candidates {
 		info, err := c.server.Head(ctx, key)
@@ -137,7 +137,7 @@ func (c *copier) copyServerSide(ctx context.Context, o checkpoint.Object) (strin
 		if !c.noContentMD5 {
 			opts.ContentMD5 = etagMD5(info.ETag)
 		}
-		if err := c.server.Copy(ctx, key, info.Size, opts); err != nil {
+		if err := c.server.Copy(ctx, key, o.DestKey(), info.Size, opts); err != nil {
 			return "", 0, err
 		}
 		return key, info.Size, nil

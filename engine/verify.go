@@ -139,16 +139,8 @@ func verifySelection(db *checkpoint.DB, opts VerifyOptions) ([]checkpoint.Object
 	return out, err
 }
 
-// destKey is where the copy wrote o: the source key it found, else the computed key.
-func destKey(o checkpoint.Object) string {
-	if o.SourceKey != "" {
-		return o.SourceKey
-	}
-	if len(o.Candidates) > 0 {
-		return o.Candidates[0]
-	}
-	return ""
-}
+// destKey is where the copy wrote o: the key Mastodon asks for.
+func destKey(o checkpoint.Object) string { return o.DestKey() }
 
 // verifyObject returns why o is not right at the destination, "" when it is; the error is
 // only for cancellation.
@@ -177,7 +169,11 @@ func verifyObject(ctx context.Context, lim *rate.Limiter, src, dst Header, o che
 	if o.Style == "original" && o.Size > 0 && d.Size != o.Size {
 		return fmt.Sprintf("size %d at the destination, the database records %d", d.Size, o.Size), nil
 	}
-	s, err := head(src, key)
+	srcKey := o.SourceKey // where the copy read it; the destination key may differ
+	if srcKey == "" {
+		srcKey = key
+	}
+	s, err := head(src, srcKey)
 	if ctx.Err() != nil {
 		return "", ctx.Err()
 	}
