@@ -135,6 +135,7 @@ func TestScanModern(t *testing.T) {
 				"5 file/original: media_attachments/files/000/000/005/original/song2.mp3",
 				"5 thumbnail/original: media_attachments/thumbnails/000/000/005/original/cover2.jpg",
 				"8 file/original: media_attachments/files/000/000/008/original/nosmall.jpg",
+				"8 file/small: media_attachments/files/000/000/008/small/nosmall.jpg", // styles never depend on file_meta
 				"9 file/original: media_attachments/files/000/000/009/original/мой файл.jpg",
 				"9 file/small: media_attachments/files/000/000/009/small/мой файл.jpg",
 				"109876543210987654 file/original: cache/media_attachments/files/109/876/543/210/987/654/original/snow.png",
@@ -188,7 +189,6 @@ func TestScanModern(t *testing.T) {
 				"1 file/@2x: site_uploads/files/000/000/001/@2x/thumb.png",
 				"2 file/original: site_uploads/files/000/000/002/original/mascot.svg",
 				"3 file/original: site_uploads/files/000/000/003/original/fav.png",
-				"3 file/ico: site_uploads/files/000/000/003/ico/fav.ico",
 				"3 file/16: site_uploads/files/000/000/003/16/fav.png",
 				"3 file/32: site_uploads/files/000/000/003/32/fav.png",
 				"3 file/48: site_uploads/files/000/000/003/48/fav.png",
@@ -196,8 +196,11 @@ func TestScanModern(t *testing.T) {
 			records: 3,
 		},
 		{
-			kind:    catalog.PreviewCardProviders,
-			want:    []string{"1 icon/original: preview_card_providers/icons/000/000/001/original/icon.ico"},
+			kind: catalog.PreviewCardProviders,
+			want: []string{
+				"1 icon/original: preview_card_providers/icons/000/000/001/original/icon.ico",
+				"1 icon/static: preview_card_providers/icons/000/000/001/static/icon.png",
+			},
 			records: 1,
 		},
 		{
@@ -287,8 +290,6 @@ INSERT INTO backups (id, dump_file_name, dump_content_type, dump_file_size) VALU
 		catalog.PreviewCards: {"1 image/original: preview_cards/images/000/000/001/original/c.jpg"},
 		catalog.SiteUploads: {
 			"1 file/original: site_uploads/files/000/000/001/original/t.png",
-			"1 file/@1x: site_uploads/files/000/000/001/@1x/t.png",
-			"1 file/@2x: site_uploads/files/000/000/001/@2x/t.png",
 		},
 		catalog.Backups: {"1 dump/original: backups/dumps/000/000/001/original/b.zip"},
 	}

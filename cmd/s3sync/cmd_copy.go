@@ -298,7 +298,7 @@ func dryRun(g *globals, db *checkpoint.DB, kinds []string, limit int64) error {
 			if o.Size > 0 {
 				size = engine.FormatBytes(o.Size)
 			}
-			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", o.Kind, o.RecordID, o.Attachment, o.Style, o.Candidates[0], size)
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", o.Kind, o.RecordID, o.Attachment, o.Style, o.DestKey(), size)
 			n++
 			bytes += o.Size
 			after = o.ID()
