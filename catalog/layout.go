@@ -25,6 +25,7 @@ type Object struct {
 	ContentType string // the original's content type, or the style's when it is written in its own format ("image/png")
 	Remote      bool   // the record is not local: cached remote media
 	Suspended   bool   // the owning account is suspended (Record.Suspended): Mastodon keeps the file private
+	NoStatus    bool   // media of no status (Record.NoStatus)
 }
 
 // Key returns the computed key, the first of the candidates.
@@ -51,6 +52,11 @@ type Record struct {
 	// Suspended is true when the account owning the record has suspended_at set: the account
 	// itself (avatar, header) or media_attachments.account_id's. Always false for other kinds.
 	Suspended bool
+
+	// NoStatus is true for media_attachments whose status_id is NULL (an upload never posted,
+	// media of a scheduled status, or of a deleted status): Mastodon's tootctl media refresh
+	// works by status and cannot fetch such media again. Always false for other kinds.
+	NoStatus bool
 
 	// Var is site_uploads.var ("thumbnail", "favicon", "app_icon", "mascot", ...); it selects
 	// the styles. Ignored for other kinds.
@@ -335,6 +341,7 @@ func (rec Record) Objects() (objects []Object, skipped int, invalid []string) {
 				ContentType: f.ContentType,
 				Remote:      remote,
 				Suspended:   rec.Suspended,
+				NoStatus:    rec.NoStatus,
 			}
 			names := []string{f.FileName}
 			if st.name == StyleOriginal {

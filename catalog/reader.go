@@ -431,7 +431,7 @@ func (r *Reader) query(kind Kind) (*tableQuery, error) {
 		return nil, err
 	}
 
-	// Fixed leading columns: id, remote, suspended (suspended.go), var.
+	// Fixed leading columns: id, remote, suspended (suspended.go), no status, var.
 	list := []string{col("id") + "::bigint"}
 	switch {
 	case s.locality == neverLocal:
@@ -445,6 +445,11 @@ func (r *Reader) query(kind Kind) (*tableQuery, error) {
 		list = append(list, "false")
 	}
 	list = append(list, r.suspendedColumn(kind))
+	if kind == MediaAttachments && t.has("status_id") {
+		list = append(list, col("status_id")+" IS NULL")
+	} else {
+		list = append(list, "false")
+	}
 	if kind == SiteUploads {
 		if err := require("var"); err != nil {
 			return nil, err
@@ -489,7 +494,7 @@ func (q *tableQuery) scanRecord(rows pgx.Rows) (Record, error) {
 // scanRecordExtra is scanRecord for a row with more columns after q's, scanned into extra.
 func (q *tableQuery) scanRecordExtra(rows pgx.Rows, extra ...any) (Record, error) {
 	rec := Record{Kind: q.kind, Layout: q.layout}
-	dest := []any{&rec.ID, &rec.Remote, &rec.Suspended, &rec.Var}
+	dest := []any{&rec.ID, &rec.Remote, &rec.Suspended, &rec.NoStatus, &rec.Var}
 	type attCols struct {
 		name, ct *string
 		size     int64

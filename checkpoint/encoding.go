@@ -11,8 +11,9 @@ import (
 //
 //	byte     encoding version (1)
 //	byte     status code (see statusCode)
-//	byte     flags (bit 0: Remote; bit 1: Private, added later without a version change:
-//	         values written before it have the bit clear, which decodes as false)
+//	byte     flags (bit 0: Remote; bit 1: Private; bit 2: NoStatus; the last two added later
+//	         without a version change: values written before have the bits clear, which
+//	         decodes as false)
 //	uvarint  number of candidates, then the first candidate as a string and each later one as
 //	         uvarint base (index of an earlier candidate), uvarint prefix length, uvarint suffix
 //	         length, string middle: candidate = base[:prefix] + middle + base[len(base)-suffix:]
@@ -44,6 +45,9 @@ func appendObject(b []byte, o Object) []byte {
 	}
 	if o.Private {
 		flags |= 2
+	}
+	if o.NoStatus {
+		flags |= 4
 	}
 	b = append(b, encodingVersion, code, flags)
 	b = binary.AppendUvarint(b, uint64(len(o.Candidates)))
@@ -167,6 +171,7 @@ func decodeObject(id, v []byte) (Object, error) {
 	flags := d.byte()
 	o.Remote = flags&1 != 0
 	o.Private = flags&2 != 0
+	o.NoStatus = flags&4 != 0
 	if n := d.uvarint(); n > 0 && d.err == nil {
 		if n > maxCandidates {
 			d.err = errDecode

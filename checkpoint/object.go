@@ -119,6 +119,7 @@ type Object struct {
 	ContentType string    // content type the database knows, "" = unknown
 	Remote      bool      // a cached copy of remote media (cache/ tree)
 	Private     bool      // owned by a suspended account: Mastodon keeps it private (plan sets it; false in checkpoints older than the flag)
+	NoStatus    bool      // media of no status, which tootctl cannot fetch again (plan sets it; false in checkpoints older than the flag)
 	Status      Status    // where the copy stands; Merge ignores it and the fields below (new objects start Pending)
 	Attempts    int       // copy attempts made so far (all runs, retries included)
 	Error       string    // last error, "" when none

@@ -143,7 +143,7 @@ func decodeCounter(v []byte) (objs, n int64) {
 
 // Merge stores the objects plan found, in one transaction: new IDs arrive Pending with
 // CreatedAt = UpdatedAt = now; known IDs keep their status fields and timestamps and get
-// Candidates, Size, ContentType, Remote and Private refreshed; duplicate IDs in objs count once (the last wins).
+// Candidates, Size, ContentType, Remote, Private and NoStatus refreshed; duplicate IDs in objs count once (the last wins).
 // Exceptions (see refresh): a Stale object found again is Pending again, and an object whose
 // file name changed (the record got a new file) starts over as Pending, a Done one leaving a
 // Stale object behind for the old file.
@@ -200,7 +200,7 @@ func (db *DB) Merge(objs []Object) (added, known int, err error) {
 			if v == nil {
 				o := Object{
 					Kind: in.Kind, RecordID: in.RecordID, Attachment: in.Attachment, Style: in.Style,
-					Candidates: in.Candidates, Size: in.Size, ContentType: in.ContentType, Remote: in.Remote, Private: in.Private,
+					Candidates: in.Candidates, Size: in.Size, ContentType: in.ContentType, Remote: in.Remote, Private: in.Private, NoStatus: in.NoStatus,
 					Status: Pending, CreatedAt: w.now, UpdatedAt: w.now,
 				}
 				if err := w.put(it.key, o); err != nil {
@@ -219,12 +219,13 @@ func (db *DB) Merge(objs []Object) (added, known int, err error) {
 				return fmt.Errorf("%w: %v", ErrCorrupt, err)
 			}
 			if slices.Equal(old.Candidates, in.Candidates) && old.Size == in.Size &&
-				old.ContentType == in.ContentType && old.Remote == in.Remote && old.Private == in.Private && old.Status != Stale {
+				old.ContentType == in.ContentType && old.Remote == in.Remote && old.Private == in.Private &&
+				old.NoStatus == in.NoStatus && old.Status != Stale {
 				continue
 			}
 			o := old
 			o.Candidates, o.Size, o.ContentType, o.Remote = in.Candidates, in.Size, in.ContentType, in.Remote
-			o.Private = in.Private
+			o.Private, o.NoStatus = in.Private, in.NoStatus
 			if err := w.refresh(it.key, old, &o); err != nil { // stale.go: a replaced file starts over
 				return err
 			}

@@ -276,5 +276,6 @@ func checkpointObject(o catalog.Object) checkpoint.Object {
 		ContentType: o.ContentType,
 		Remote:      o.Remote,
 		Private:     o.Suspended,
+		NoStatus:    o.NoStatus,
 	}
 }
