@@ -31,7 +31,7 @@ const EnvURL = "S3SYNC_TEST_PG_URL"
 
 // Schema fixtures in catalog/testdata, for NewDatabase via Schema.
 const (
-	ModernSchema = "mastodon_modern.sql" // Mastodon 4.3 to 4.6, with media thumbnail_storage_schema_version
+	ModernSchema = "mastodon_modern.sql" // Mastodon 4.6: media thumbnail_storage_schema_version
 	V3Schema     = "mastodon_3x.sql"     // Mastodon 3.1: no storage schema versions, no thumbnails, no preview_card_providers
 )
 

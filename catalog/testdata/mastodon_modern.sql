@@ -1,4 +1,4 @@
--- A subset of Mastodon's current schema (4.3 to 4.6, db/schema.rb) for the seven tables whose
+-- A subset of Mastodon's schema as of 4.6 (db/schema.rb; migration 20260611150940) for the seven tables whose
 -- rows reference stored files: every column s3sync reads and most others, with Mastodon's
 -- column types and indexes. Foreign keys and the timestamp_id() default of snowflake ids are
 -- left out, and created_at/updated_at default to now() so tests can insert short rows.
@@ -197,4 +197,6 @@ INSERT INTO schema_migrations (version) VALUES
     ('20240904215059'),
     ('20240909014637'),
     ('20240918021609'),
-    ('20241002184512');
+    ('20241002184512'),
+    ('20251117023614'),
+    ('20260611150940');

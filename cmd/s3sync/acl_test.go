@@ -40,20 +40,20 @@ func aclsSent(p *s3test.FaultProxy, bucket, method, query string) map[string]str
 }
 
 // aclFixture: account 1 active, account 2 suspended, each with an avatar and one local media
-// attachment; media 12 is a suspended account's cached remote media (never uploaded: missing).
+// attachment (audio: the original only, no small style); media 12 is a suspended account's cached remote media (never uploaded: missing).
 func aclFixture(s *sandbox) {
 	s.exec(`INSERT INTO accounts (id, username, domain, avatar_file_name, avatar_content_type, avatar_storage_schema_version, suspended_at) VALUES
 		(1, 'alice', NULL, 'a.png', 'image/png', 1, NULL),
 		(2, 'mallory', NULL, 'm.png', 'image/png', 1, now())`)
 	s.exec(`INSERT INTO media_attachments (id, account_id, status_id, type, file_file_name, file_content_type, file_file_size, remote_url, file_storage_schema_version, file_meta) VALUES
-		(10, 1, 100, 0, 'ok.jpg', 'image/jpeg', 100, '', 1, '{"original":{}}'),
-		(11, 2, 101, 0, 'bad.jpg', 'image/jpeg', 100, '', 1, '{"original":{}}'),
-		(12, 2, 102, 0, 'far.jpg', 'image/jpeg', 100, 'https://far.example/f.jpg', 1, '{"original":{}}')`)
+		(10, 1, 100, 4, 'ok.mp3', 'audio/mpeg', 100, '', 1, '{"original":{}}'),
+		(11, 2, 101, 4, 'bad.mp3', 'audio/mpeg', 100, '', 1, '{"original":{}}'),
+		(12, 2, 102, 4, 'far.mp3', 'audio/mpeg', 100, 'https://far.example/f.jpg', 1, '{"original":{}}')`)
 	s.upload(
 		sourceObject{"accounts/avatars/000/000/001/original/a.png", 10, "image/png", "", ""},
 		sourceObject{"accounts/avatars/000/000/002/original/m.png", 10, "image/png", "", ""},
-		sourceObject{"media_attachments/files/000/000/010/original/ok.jpg", 100, "image/jpeg", "", ""},
-		sourceObject{"media_attachments/files/000/000/011/original/bad.jpg", 100, "image/jpeg", "", ""},
+		sourceObject{"media_attachments/files/000/000/010/original/ok.mp3", 100, "audio/mpeg", "", ""},
+		sourceObject{"media_attachments/files/000/000/011/original/bad.mp3", 100, "audio/mpeg", "", ""},
 	)
 }
 
@@ -104,8 +104,8 @@ func TestACLPolicyMastodon(t *testing.T) {
 			want := map[string]string{
 				"accounts/avatars/000/000/001/original/a.png":          "public-read",
 				"accounts/avatars/000/000/002/original/m.png":          "private",
-				"media_attachments/files/000/000/010/original/ok.jpg":  "public-read",
-				"media_attachments/files/000/000/011/original/bad.jpg": "private",
+				"media_attachments/files/000/000/010/original/ok.mp3":  "public-read",
+				"media_attachments/files/000/000/011/original/bad.mp3": "private",
 			}
 			got := aclsSent(dst, s.dst, http.MethodPut, "")
 			for k, acl := range want {
@@ -119,7 +119,7 @@ func TestACLPolicyMastodon(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			gone := "media_attachments/files/000/000/010/original/ok.jpg"
+			gone := "media_attachments/files/000/000/010/original/ok.mp3"
 			if err := c.Delete(context.Background(), gone); err != nil {
 				t.Fatal(err)
 			}
@@ -195,15 +195,15 @@ func TestCopyLocalFirst(t *testing.T) {
 	s.writeConfig()
 	// Remote records get the lowest ids, so ID order alone would copy them first.
 	s.exec(`INSERT INTO media_attachments (id, type, file_file_name, file_content_type, file_file_size, remote_url, file_storage_schema_version, file_meta) VALUES
-		(1, 0, 'r1.jpg', 'image/jpeg', 10, 'https://far.example/1', 1, '{"original":{}}'),
-		(2, 0, 'r2.jpg', 'image/jpeg', 10, 'https://far.example/2', 1, '{"original":{}}'),
-		(3, 0, 'l3.jpg', 'image/jpeg', 10, '', 1, '{"original":{}}'),
-		(4, 0, 'l4.jpg', 'image/jpeg', 10, '', 1, '{"original":{}}')`)
+		(1, 4, 'r1.mp3', 'audio/mpeg', 10, 'https://far.example/1', 1, '{"original":{}}'),
+		(2, 4, 'r2.mp3', 'audio/mpeg', 10, 'https://far.example/2', 1, '{"original":{}}'),
+		(3, 4, 'l3.mp3', 'audio/mpeg', 10, '', 1, '{"original":{}}'),
+		(4, 4, 'l4.mp3', 'audio/mpeg', 10, '', 1, '{"original":{}}')`)
 	s.upload(
-		sourceObject{"cache/media_attachments/files/000/000/001/original/r1.jpg", 10, "image/jpeg", "", ""},
-		sourceObject{"cache/media_attachments/files/000/000/002/original/r2.jpg", 10, "image/jpeg", "", ""},
-		sourceObject{"media_attachments/files/000/000/003/original/l3.jpg", 10, "image/jpeg", "", ""},
-		sourceObject{"media_attachments/files/000/000/004/original/l4.jpg", 10, "image/jpeg", "", ""},
+		sourceObject{"cache/media_attachments/files/000/000/001/original/r1.mp3", 10, "audio/mpeg", "", ""},
+		sourceObject{"cache/media_attachments/files/000/000/002/original/r2.mp3", 10, "audio/mpeg", "", ""},
+		sourceObject{"media_attachments/files/000/000/003/original/l3.mp3", 10, "audio/mpeg", "", ""},
+		sourceObject{"media_attachments/files/000/000/004/original/l4.mp3", 10, "audio/mpeg", "", ""},
 	)
 	s.must(0, "plan")
 	src.ResetLog()
@@ -215,10 +215,10 @@ func TestCopyLocalFirst(t *testing.T) {
 		}
 	}
 	want := []string{
-		"media_attachments/files/000/000/003/original/l3.jpg",
-		"media_attachments/files/000/000/004/original/l4.jpg",
-		"cache/media_attachments/files/000/000/001/original/r1.jpg",
-		"cache/media_attachments/files/000/000/002/original/r2.jpg",
+		"media_attachments/files/000/000/003/original/l3.mp3",
+		"media_attachments/files/000/000/004/original/l4.mp3",
+		"cache/media_attachments/files/000/000/001/original/r1.mp3",
+		"cache/media_attachments/files/000/000/002/original/r2.mp3",
 	}
 	if strings.Join(order, "\n") != strings.Join(want, "\n") {
 		t.Errorf("source GETs in order:\n%s\nwant:\n%s", strings.Join(order, "\n"), strings.Join(want, "\n"))

@@ -70,7 +70,9 @@ func (s *sandbox) assertCopied(want map[string][]byte) {
 }
 
 // layoutFixture inserts records covering every layout rule and uploads their objects, except
-// the two of record 27 (missing) and with record 26's stored under the cache/ flip (drift).
+// the two of record 27 (missing), with record 26's stored under the cache/ flip (drift) and
+// account 1234567890's avatar under the 9-digit partition of Mastodon 3.4 and older. It
+// returns the bodies by the key the copy writes them to: the key Mastodon asks for.
 func layoutFixture(s *sandbox) map[string][]byte {
 	s.exec(`INSERT INTO media_attachments (id, type, file_file_name, file_content_type, file_file_size, remote_url, file_storage_schema_version, file_meta,
 	                                        thumbnail_file_name, thumbnail_content_type, thumbnail_storage_schema_version) VALUES
@@ -81,7 +83,7 @@ func layoutFixture(s *sandbox) map[string][]byte {
 		(21, 0, NULL, NULL, NULL, '', 1, NULL, NULL, NULL, NULL),
 		(22, 0, '', NULL, NULL, '', 1, NULL, NULL, NULL, NULL),
 		(23, 0, 'ünïcode file name.jpg', 'image/jpeg', 500, '', 1, NULL, NULL, NULL, NULL),
-		(24, 0, 'zero.jpg', 'image/jpeg', 0, '', 1, '{"original":{"width":1}}', NULL, NULL, NULL),
+		(24, 4, 'zero.mp3', 'audio/mpeg', 0, '', 1, '{"original":{"width":1}}', NULL, NULL, NULL),
 		(25, 2, 'big.mp4', 'video/mp4', 20971520, '', 1, NULL, NULL, NULL, NULL),
 		(26, 0, 'drift.jpg', 'image/jpeg', 700, 'https://remote.example/d.jpg', 1, NULL, NULL, NULL, NULL),
 		(27, 0, 'gone.jpg', 'image/jpeg', 800, '', 1, NULL, NULL, NULL, NULL)`)
@@ -96,7 +98,7 @@ func layoutFixture(s *sandbox) map[string][]byte {
 		VALUES (6, 'https://news.example/1', 'p.jpg', 'image/jpeg', 1)`)
 
 	const cc = "public, max-age=60"
-	return s.upload(
+	bodies := s.upload(
 		sourceObject{"media_attachments/files/000/000/007/original/a.jpg", 1000, "image/jpeg", cc, ""},
 		sourceObject{"media_attachments/files/000/000/007/small/a.jpg", 300, "image/jpeg", cc, ""},
 		sourceObject{"cache/media_attachments/files/109/999/999/999/999/999/original/v.mp4", 3000, "video/mp4", cc, ""},
@@ -107,7 +109,7 @@ func layoutFixture(s *sandbox) map[string][]byte {
 		sourceObject{"media_attachments/thumbnails/000/000/020/original/t.jpg", 150, "image/jpeg", cc, ""},
 		sourceObject{"media_attachments/files/000/000/023/original/ünïcode file name.jpg", 500, "image/jpeg", cc, ""},
 		sourceObject{"media_attachments/files/000/000/023/small/ünïcode file name.jpg", 120, "image/jpeg", cc, ""},
-		sourceObject{"media_attachments/files/000/000/024/original/zero.jpg", 0, "image/jpeg", cc, ""},
+		sourceObject{"media_attachments/files/000/000/024/original/zero.mp3", 0, "audio/mpeg", cc, ""},
 		sourceObject{"media_attachments/files/000/000/025/original/big.mp4", 20 << 20, "video/mp4", "", ""},
 		sourceObject{"media_attachments/files/000/000/025/small/big.png", 400, "image/png", cc, ""},
 		sourceObject{"media_attachments/files/000/000/026/original/drift.jpg", 700, "image/jpeg", cc, ""},
@@ -121,6 +123,15 @@ func layoutFixture(s *sandbox) map[string][]byte {
 		sourceObject{"cache/custom_emojis/images/000/000/005/static/e.png", 40, "image/png", cc, ""},
 		sourceObject{"cache/preview_cards/images/000/000/006/original/p.jpg", 330, "image/jpeg", cc, ""},
 	)
+	for from, to := range map[string]string{
+		"media_attachments/files/000/000/026/original/drift.jpg": "cache/media_attachments/files/000/000/026/original/drift.jpg",
+		"media_attachments/files/000/000/026/small/drift.jpg":    "cache/media_attachments/files/000/000/026/small/drift.jpg",
+		"accounts/avatars/123/456/789/original/r.png":            "accounts/avatars/001/234/567/890/original/r.png",
+	} {
+		bodies[to] = bodies[from]
+		delete(bodies, from)
+	}
+	return bodies
 }
 
 // The whole pipeline over every layout rule: plan, copy, report; metadata preserved.
@@ -153,7 +164,8 @@ func TestPlanCopyReportLayout(t *testing.T) {
 		t.Errorf("counts %v", c)
 	}
 
-	// The drifted object was found under its fallback candidate and kept that key.
+	// The drifted object was found under its fallback candidate and written where Mastodon
+	// asks for it (the first candidate).
 	drift := s.object("media_attachments", 26, "file", "original")
 	if drift.SourceKey != "media_attachments/files/000/000/026/original/drift.jpg" || drift.Candidates[0] != "cache/"+drift.SourceKey {
 		t.Errorf("drift: source key %q candidates %q", drift.SourceKey, drift.Candidates)

@@ -57,7 +57,7 @@ func TestDeltaPlanAndStale(t *testing.T) {
 	}
 	s.upload(bodies...)
 	r := s.must(exitOK, "plan")
-	if !strings.Contains(r.stdout, "Mastodon 4.3 (schema 20241002184512)") {
+	if !strings.Contains(r.stdout, "Mastodon 4.6 (4.6.0 to 4.6.6 or a later 4.6.x patch release; schema 20260611150940)") {
 		t.Errorf("plan does not print the version:\n%s", r.stdout)
 	}
 	s.must(exitOK, "copy")
@@ -119,7 +119,7 @@ func itoa(i int) string { return strconv.Itoa(i) }
 func TestPlanVersion3x(t *testing.T) {
 	s := newSandbox(t, pgtest.V3Schema)
 	r := s.must(exitOK, "plan")
-	if !strings.Contains(r.stdout, "Mastodon 3.1 (schema 20200119112504)") {
+	if !strings.Contains(r.stdout, "Mastodon 3.1.0 to 3.1.2 (schema 20200126203551)") {
 		t.Errorf("plan on 3.x:\n%s", r.stdout)
 	}
 	if !strings.Contains(r.stdout, "table not found, skipped") {

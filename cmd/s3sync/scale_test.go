@@ -360,7 +360,7 @@ func TestCheck(t *testing.T) {
 	manyObjects(s, 2)
 	r := s.must(exitOK, "check")
 	for _, want := range []string{"source bucket", "source get", "destination put", "destination delete", "checksum headers",
-		"works: copy runs server-side", "database version", "Mastodon 4.3 (schema 20241002184512)", "database tables", "preview_cards 2", "all checks passed"} {
+		"works: copy runs server-side", "database version", "Mastodon 4.6 (4.6.0 to 4.6.6 or a later 4.6.x patch release; schema 20260611150940)", "database tables", "preview_cards 2", "all checks passed"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("check output lacks %q:\n%s", want, r.stdout)
 		}
