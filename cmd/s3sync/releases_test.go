@@ -257,8 +257,11 @@ func TestReleasesPlanCopyOrphans(t *testing.T) {
 			bodies := s.upload(stored...)
 			sort.Strings(want)
 
-			s.must(exitOK, "plan")
-			r := s.must(exitOK, "copy", "--dry-run")
+			r := s.must(exitOK, "plan")
+			if !strings.Contains(r.stdout, "Mastodon "+rel) || strings.Contains(r.stdout, "version unknown") {
+				t.Errorf("plan does not name Mastodon %s:\n%s", rel, r.stdout)
+			}
+			r = s.must(exitOK, "copy", "--dry-run")
 			for _, k := range want {
 				if !strings.Contains(r.stdout, " "+k+" ") {
 					t.Errorf("dry run does not show %s", k)

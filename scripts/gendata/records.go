@@ -100,7 +100,7 @@ func (g *generator) domain() any {
 }
 
 var (
-	mediaCols   = []string{"id", "type", "file_file_name", "file_content_type", "file_file_size", "remote_url", "file_storage_schema_version", "thumbnail_file_name", "thumbnail_content_type", "thumbnail_storage_schema_version"}
+	mediaCols   = []string{"id", "type", "file_file_name", "file_content_type", "file_file_size", "remote_url", "file_storage_schema_version", "thumbnail_file_name", "thumbnail_content_type", "thumbnail_storage_schema_version", "status_id"}
 	accountCols = []string{"id", "username", "domain", "avatar_file_name", "avatar_content_type", "avatar_file_size", "header_file_name", "header_content_type", "avatar_storage_schema_version", "header_storage_schema_version"}
 	cardCols    = []string{"id", "url", "image_file_name", "image_content_type", "image_file_size", "image_storage_schema_version"}
 	emojiCols   = []string{"id", "shortcode", "domain", "image_file_name", "image_content_type", "image_file_size", "image_storage_schema_version"}
@@ -140,7 +140,7 @@ func (g *generator) next(i int) row {
 			thumb = g.hex() + ".jpg"
 		}
 		size := g.p.original(rng, "media", typ)
-		return row{"media_attachments", mediaCols, []any{id, typ, g.hex() + "." + ext, ct, size, remote, 1, thumb, "image/jpeg", 1}}
+		return row{"media_attachments", mediaCols, []any{id, typ, g.hex() + "." + ext, ct, size, remote, 1, thumb, "image/jpeg", 1, id}}
 	case r < 75: // account with avatar and maybe a header, some animated
 		avatar, ct := g.hex()+".png", "image/png"
 		if rng.IntN(5) == 0 {
@@ -190,7 +190,7 @@ func (g *generator) demo(i int, id int64) row {
 		}
 		name := g.hex() + "." + ext
 		size := 1000 + rng.IntN(60000)
-		return row{"media_attachments", mediaCols, []any{id, typ, name, ct, size, remote, 1, thumb, "image/jpeg", 1}}
+		return row{"media_attachments", mediaCols, []any{id, typ, name, ct, size, remote, 1, thumb, "image/jpeg", 1, id}}
 	case r < 75: // account with avatar and maybe a header, some animated
 		avatar, ct := g.hex()+".png", "image/png"
 		if rng.IntN(5) == 0 {
