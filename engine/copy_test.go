@@ -49,7 +49,7 @@ func newFakeBucket() *fakeBucket {
 // Errors the storage classifiers accept, as they accept the real client's.
 var (
 	errNotFound = fmt.Errorf("s3 get: NoSuchKey (HTTP 404): %w", os.ErrNotExist)
-	slowDown    = fmt.Errorf("s3 get: connection reset: %w", syscall.ECONNRESET)
+	errSlowDown = fmt.Errorf("s3 get: connection reset: %w", syscall.ECONNRESET)
 )
 
 func (b *fakeBucket) Get(ctx context.Context, key string) (io.ReadCloser, storage.ObjectInfo, error) {
@@ -214,7 +214,7 @@ func TestCopyRetriesRetryableErrors(t *testing.T) {
 	src.objects["broken"] = fakeObject{body: []byte("never")}
 	src.getErr = func(key string, attempt int) error {
 		if (key == "flaky" && attempt <= 2) || key == "broken" {
-			return slowDown
+			return errSlowDown
 		}
 		return nil
 	}

@@ -58,7 +58,9 @@ func TestThrottleAcquire(t *testing.T) {
 	th := NewThrottle(4, zerolog.Nop())
 	th.ObserveRequest("GetObject", storage.OutcomeThrottled, 0) // window 2
 	ctx := context.Background()
-	if !th.Acquire(ctx) || !th.Acquire(ctx) {
+	first := th.Acquire(ctx)
+	second := th.Acquire(ctx)
+	if !first || !second {
 		t.Fatal("window 2 refused two")
 	}
 	cancelled, cancel := context.WithCancel(ctx)

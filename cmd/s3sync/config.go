@@ -26,18 +26,6 @@ const (
 	defaultPGPort      = 5432
 )
 
-// Environment variables that may carry secrets instead of the file; when set they win.
-var secretEnv = map[string]string{
-	"S3SYNC_SOURCE_ACCESS_KEY":      "[s3.source] access_key",
-	"S3SYNC_SOURCE_SECRET_KEY":      "[s3.source] secret_key",
-	"S3SYNC_DESTINATION_ACCESS_KEY": "[s3.destination] access_key",
-	"S3SYNC_DESTINATION_SECRET_KEY": "[s3.destination] secret_key",
-	"S3SYNC_PG_PASSWORD":            "[pg.database] password",
-	"S3SYNC_SSH_PASSWORD":           "[pg.tunnel] ssh_password",
-	"S3SYNC_SSH_KEY_PASSPHRASE":     "[pg.tunnel] ssh_key_passphrase",
-	"S3SYNC_STATUS_TOKEN":           "[sync] status_token",
-}
-
 // Config is the parsed configuration file. Sections that are absent stay zero and are
 // reported by the require* methods of the commands that need them.
 type Config struct {
