@@ -86,7 +86,7 @@ const (
 	StyleStatic   = "static"
 )
 
-// cachePrefix is prepended to keys of cached remote media (Mastodon 3.3+ storage schema version 1).
+// cachePrefix is prepended to keys of cached remote media (storage schema version 1, Mastodon 3.2+).
 const cachePrefix = "cache/"
 
 // locality says how a kind decides whether a record is local.
@@ -103,7 +103,7 @@ const (
 type attachmentSpec struct {
 	name     string // "file": the column prefix
 	plural   string // "files": the key's attachment segment
-	optional bool   // the columns may be absent (media_attachments.thumbnail before Mastodon 3.5)
+	optional bool   // the columns may be absent (media_attachments.thumbnail before Mastodon 3.2)
 }
 
 // kindSpec describes one table.
