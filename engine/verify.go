@@ -30,6 +30,9 @@ type VerifyOptions struct {
 	Rate        float64  // HEAD requests per second over both buckets; 0 = unlimited
 	// OnProblem, when set, is called (from one goroutine at a time) for every mismatch found.
 	OnProblem func(VerifyProblem)
+	// OnWarning, when set, is called (from one goroutine at a time) for every object whose
+	// destination matches its source but whose source differs from what the database records.
+	OnWarning func(VerifyProblem)
 }
 
 // VerifyProblem is a done object that is not right at the destination.
@@ -42,20 +45,24 @@ type VerifyProblem struct {
 // VerifySummary is what Verify found.
 type VerifySummary struct {
 	Checked  int64 // done objects checked
-	OK       int64 // of them, right at the destination
+	OK       int64 // of them, right at the destination (warnings included)
 	Problems int64 // of them, marked failed with the reason
+	// Warnings counts objects copied faithfully whose source differs from the database (a size
+	// other than *_file_size): copying again cannot change that, so they stay done.
+	Warnings int64
 }
 
 // plainMD5 matches an ETag that is the MD5 of the body (not multipart, not SSE-KMS).
 var plainMD5 = regexp.MustCompile(`^[0-9a-f]{32}$`)
 
-// Verify checks done objects at the destination with HEAD: present, size equal to the bytes
-// written (and to the database's size for originals that have one), and against a HEAD of
-// the source key it was copied from: ETag equal when both are plain MD5s, Content-Type and
-// Cache-Control as the copy sets them (the source's, else the database's content type and
-// Mastodon's Cache-Control). A mismatch marks the object failed with "verify: <reason>", so
-// retry-failed copies it again. Only checkpoint I/O and cancellation stop it; an S3 error on
-// one object is that object's problem.
+// Verify judges each done object at the destination against its source, with HEAD: present,
+// the source's size (the bytes written when the source is gone), the source's ETag when both
+// are plain MD5s, and Content-Type and Cache-Control as the copy sets them (the source's, else
+// the database's content type and Mastodon's Cache-Control). A mismatch marks the object
+// failed with "verify: <reason>", so retry-failed copies it again. A faithful copy of a source
+// whose size differs from the database's *_file_size is a warning (OnWarning, Warnings), not a
+// failure: copying the same bytes again would not change it. Only checkpoint I/O and
+// cancellation stop it; an S3 error on one object is that object's problem.
 func Verify(ctx context.Context, db *checkpoint.DB, src, dst Header, opts VerifyOptions) (VerifySummary, error) {
 	conc := opts.Concurrency
 	if conc <= 0 {
@@ -90,7 +97,7 @@ func Verify(ctx context.Context, db *checkpoint.DB, src, dst Header, opts Verify
 	for i := 0; i < conc; i++ {
 		g.Go(func() error {
 			for o := range work {
-				reason, err := verifyObject(gctx, lim, src, dst, o)
+				reason, warning, err := verifyObject(gctx, lim, src, dst, o)
 				if err != nil {
 					return err
 				}
@@ -98,6 +105,12 @@ func Verify(ctx context.Context, db *checkpoint.DB, src, dst Header, opts Verify
 				sum.Checked++
 				if reason == "" {
 					sum.OK++
+					if warning != "" {
+						sum.Warnings++
+						if opts.OnWarning != nil {
+							opts.OnWarning(VerifyProblem{Object: o, Key: destKey(o), Reason: warning})
+						}
+					}
 					mu.Unlock()
 					continue
 				}
@@ -142,9 +155,10 @@ func verifySelection(db *checkpoint.DB, opts VerifyOptions) ([]checkpoint.Object
 // destKey is where the copy wrote o: the key Mastodon asks for.
 func destKey(o checkpoint.Object) string { return o.DestKey() }
 
-// verifyObject returns why o is not right at the destination, "" when it is; the error is
-// only for cancellation.
-func verifyObject(ctx context.Context, lim *rate.Limiter, src, dst Header, o checkpoint.Object) (string, error) {
+// verifyObject returns why o is not right at the destination ("" when it is) and, for a right
+// one, a warning when its source differs from the database; the error is only for
+// cancellation.
+func verifyObject(ctx context.Context, lim *rate.Limiter, src, dst Header, o checkpoint.Object) (reason, warning string, err error) {
 	head := func(h Header, key string) (storage.ObjectInfo, error) {
 		if lim != nil {
 			if err := lim.Wait(ctx); err != nil {
@@ -157,17 +171,11 @@ func verifyObject(ctx context.Context, lim *rate.Limiter, src, dst Header, o che
 	d, err := head(dst, key)
 	switch {
 	case ctx.Err() != nil:
-		return "", ctx.Err()
+		return "", "", ctx.Err()
 	case storage.IsNotFound(err):
-		return "absent at the destination", nil
+		return "absent at the destination", "", nil
 	case err != nil:
-		return "head at the destination: " + err.Error(), nil
-	}
-	if d.Size != o.Bytes {
-		return fmt.Sprintf("size %d at the destination, %d copied", d.Size, o.Bytes), nil
-	}
-	if o.Style == "original" && o.Size > 0 && d.Size != o.Size {
-		return fmt.Sprintf("size %d at the destination, the database records %d", d.Size, o.Size), nil
+		return "head at the destination: " + err.Error(), "", nil
 	}
 	srcKey := o.SourceKey // where the copy read it; the destination key may differ
 	if srcKey == "" {
@@ -175,32 +183,41 @@ func verifyObject(ctx context.Context, lim *rate.Limiter, src, dst Header, o che
 	}
 	s, err := head(src, srcKey)
 	if ctx.Err() != nil {
-		return "", ctx.Err()
+		return "", "", ctx.Err()
+	}
+	if dbSize := o.Size; o.Style == "original" && dbSize > 0 && d.Size != dbSize {
+		warning = fmt.Sprintf("the source holds %d bytes, the database records %d", d.Size, dbSize)
 	}
 	if err != nil {
 		// The source is gone or unreadable (Mastodon may have deleted it): what the
 		// checkpoint knows is all there is to compare.
-		if o.ContentType != "" && d.ContentType != o.ContentType {
-			return fmt.Sprintf("Content-Type %q at the destination, want %q", d.ContentType, o.ContentType), nil
+		if d.Size != o.Bytes {
+			return fmt.Sprintf("size %d at the destination, %d copied", d.Size, o.Bytes), "", nil
 		}
-		return "", nil
+		if o.ContentType != "" && d.ContentType != o.ContentType {
+			return fmt.Sprintf("Content-Type %q at the destination, want %q", d.ContentType, o.ContentType), "", nil
+		}
+		return "", warning, nil
+	}
+	if d.Size != s.Size {
+		return fmt.Sprintf("size %d at the destination, %d at the source", d.Size, s.Size), "", nil
 	}
 	if plainMD5.MatchString(s.ETag) && plainMD5.MatchString(d.ETag) && s.ETag != d.ETag {
-		return fmt.Sprintf("ETag %s at the destination, %s at the source", d.ETag, s.ETag), nil
+		return fmt.Sprintf("ETag %s at the destination, %s at the source", d.ETag, s.ETag), "", nil
 	}
 	wantCT := s.ContentType
 	if wantCT == "" {
 		wantCT = o.ContentType
 	}
 	if wantCT != "" && d.ContentType != wantCT {
-		return fmt.Sprintf("Content-Type %q at the destination, want %q", d.ContentType, wantCT), nil
+		return fmt.Sprintf("Content-Type %q at the destination, want %q", d.ContentType, wantCT), "", nil
 	}
 	wantCC := s.CacheControl
 	if wantCC == "" {
 		wantCC = MastodonCacheControl
 	}
 	if d.CacheControl != wantCC {
-		return fmt.Sprintf("Cache-Control %q at the destination, want %q", d.CacheControl, wantCC), nil
+		return fmt.Sprintf("Cache-Control %q at the destination, want %q", d.CacheControl, wantCC), "", nil
 	}
-	return "", nil
+	return "", warning, nil
 }

@@ -75,7 +75,7 @@ func runVerify(c *cli.Context, g *globals, o verifyOptions) error {
 	if err != nil {
 		return err
 	}
-	shown := 0
+	shown, warned := 0, 0
 	sum, err := engine.Verify(c.Context, db, src, dst, engine.VerifyOptions{
 		Kinds: kinds, Sample: o.sample, Concurrency: conc, Rate: o.rate,
 		OnProblem: func(p engine.VerifyProblem) {
@@ -84,11 +84,23 @@ func runVerify(c *cli.Context, g *globals, o verifyOptions) error {
 			}
 			shown++
 		},
+		OnWarning: func(p engine.VerifyProblem) {
+			if warned < 20 {
+				fmt.Fprintf(g.stdout, "warning: %s: copied as the source has it, but %s\n", p.Key, p.Reason)
+			}
+			warned++
+		},
 	})
 	if shown > 50 {
 		fmt.Fprintf(g.stdout, "... and %d more problem(s): s3sync report --status failed\n", shown-50)
 	}
+	if warned > 20 {
+		fmt.Fprintf(g.stdout, "... and %d more warning(s)\n", warned-20)
+	}
 	fmt.Fprintf(g.stdout, "verified %d object(s): %d right, %d problem(s)\n", sum.Checked, sum.OK, sum.Problems)
+	if sum.Warnings > 0 {
+		fmt.Fprintf(g.stdout, "%d object(s) differ from what the database records at the source too: the destination holds what Mastodon stored; copying again would not change it\n", sum.Warnings)
+	}
 	if err != nil {
 		if c.Context.Err() != nil {
 			return errInterrupted

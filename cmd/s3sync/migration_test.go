@@ -219,3 +219,37 @@ func TestOrphans(t *testing.T) {
 		t.Errorf("orphans totals:\n%s", r.stderr)
 	}
 }
+
+// A source whose size differs from what the database records is copied as it is: verify says
+// so as a warning, the object stays done and the exit code is 0 (retry-failed could not change
+// it). A destination that differs from its source is a problem, whatever the database says.
+func TestVerifySourceDiffersFromDatabase(t *testing.T) {
+	s := newSandbox(t, pgtest.ModernSchema)
+	s.exec(`INSERT INTO preview_cards (id, url, image_file_name, image_content_type, image_file_size) VALUES
+		(1, 'https://a.example/', 'a.jpg', 'image/jpeg', 99999), (2, 'https://b.example/', 'b.jpg', 'image/jpeg', 10)`)
+	s.upload(sourceObject{"preview_cards/images/000/000/001/original/a.jpg", 10, "image/jpeg", "", ""},
+		sourceObject{"preview_cards/images/000/000/002/original/b.jpg", 10, "image/jpeg", "", ""})
+	s.must(exitOK, "plan")
+	s.must(exitOK, "copy")
+	r := s.must(exitOK, "verify")
+	for _, want := range []string{
+		"warning: preview_cards/images/000/000/001/original/a.jpg: copied as the source has it, but the source holds 10 bytes, the database records 99999",
+		"verified 2 object(s): 2 right, 0 problem(s)",
+		"1 object(s) differ from what the database records",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("verify output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if c := s.counts(); c[checkpoint.Done] != 2 {
+		t.Errorf("counts after verify = %v", c)
+	}
+	// The destination object now differs from its source: a problem.
+	s.s3.PutObject(t, s.dst, "preview_cards/images/000/000/002/original/b.jpg", []byte("0123456789abc"), "image/jpeg", "public, max-age=315576000, immutable")
+	r = s.must(exitFailed, "verify")
+	if !strings.Contains(r.stdout, "b.jpg: size 13 at the destination, 10 at the source") {
+		t.Errorf("verify output:\n%s", r.stdout)
+	}
+	s.must(exitOK, "retry-failed")
+	s.must(exitOK, "verify")
+}

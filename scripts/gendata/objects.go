@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"hash/fnv"
 	"io"
 	"math/rand/v2"
@@ -11,6 +12,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/s3sync/s3sync/catalog"
@@ -46,6 +48,28 @@ type fillStats struct {
 	uploaded, missing, drifted int
 	bytes                      int64
 	sizes                      []int64
+	resized                    []catalog.Object // originals uploaded with another size than the database's, Size set to the real one
+}
+
+// recordSizes writes the real size of each resized original into its record, so that the
+// database agrees with the bucket as Mastodon's would.
+func recordSizes(ctx context.Context, dbc catalog.DBConfig, objs []catalog.Object) error {
+	if len(objs) == 0 {
+		return nil
+	}
+	conn, err := connect(ctx, dbc)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	for _, obj := range objs {
+		sql := "UPDATE " + pgx.Identifier{obj.Kind.Table()}.Sanitize() + " SET " +
+			pgx.Identifier{obj.Attachment + "_file_size"}.Sanitize() + " = $1 WHERE id = $2"
+		if _, err := conn.Exec(ctx, sql, obj.Size, obj.RecordID); err != nil {
+			return fmt.Errorf("record the size of %s %d: %w", obj.Kind, obj.RecordID, err)
+		}
+	}
+	return nil
 }
 
 func (s *fillStats) mean() int64 {
@@ -104,7 +128,11 @@ func fillSource(ctx context.Context, dbc catalog.DBConfig, src *storage.Client, 
 	}
 	rng.Shuffle(len(objs), func(i, j int) { objs[i], objs[j] = objs[j], objs[i] })
 	if p.name == "demo" {
-		return fillDemo(ctx, src, o, objs, rng)
+		st, err := fillDemo(ctx, src, o, objs, rng)
+		if err != nil {
+			return st, err
+		}
+		return st, recordSizes(ctx, dbc, st.resized)
 	}
 
 	var ups []upload
@@ -170,6 +198,9 @@ func fillDemo(ctx context.Context, src *storage.Client, o options, objs []catalo
 		}
 		if large && strings.HasPrefix(obj.ContentType, "video/") && obj.Style == "original" {
 			size, large = int64(o.largeMiB)<<20, false
+			resized := obj
+			resized.Size = size
+			st.resized = append(st.resized, resized)
 		}
 		ct := obj.ContentType
 		if ct == "" {
