@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/s3sync/s3sync/checkpoint"
 	"github.com/s3sync/s3sync/storage"
@@ -76,14 +77,34 @@ func ChooseServerSide(ctx context.Context, mode string, db *checkpoint.DB, kinds
 		}
 		return nil, fmt.Sprintf("streamed: server-side copy not probed: none of the first %d pending objects exists at the source", probeObjects), nil
 	}
-	if err := dst.ProbeCopy(ctx, src, key); err != nil {
-		if ctx.Err() != nil {
+	for attempt := 0; attempt < probeAttempts; attempt++ {
+		if attempt > 0 && !sleep(ctx, backoff(probeBackoff, 8*probeBackoff, attempt-1)) {
 			return nil, "", ctx.Err()
 		}
-		return refuse("the provider refused a probe copy: " + oneLine(err.Error()))
+		err = dst.ProbeCopy(ctx, src, key)
+		if err == nil || ctx.Err() != nil || !storage.IsRetryable(err) {
+			break
+		}
 	}
-	return NewServerSide(src, dst), "server-side (CopyObject: no bytes pass through s3sync)", nil
+	switch {
+	case err == nil:
+		return NewServerSide(src, dst), "server-side (CopyObject: no bytes pass through s3sync)", nil
+	case ctx.Err() != nil:
+		return nil, "", ctx.Err()
+	case storage.IsRetryable(err):
+		// Throttling or a server error is no verdict on server-side copy, and streaming would
+		// meet the same trouble: stop and say so.
+		return nil, "", fmt.Errorf("server-side copy probe: the provider kept failing (%d attempts), which says nothing about server-side copy: %s; try again later, or pass --server-side never to stream",
+			probeAttempts, oneLine(err.Error()))
+	}
+	return refuse("the provider refused a probe copy: " + oneLine(err.Error()))
 }
+
+// probeAttempts bounds the tries of the server-side probe when the provider answers with
+// throttling or a server error; probeBackoff is the first wait between them.
+const probeAttempts = 5
+
+var probeBackoff = 500 * time.Millisecond
 
 // probeKey returns the first candidate key of the first pending objects that exists at the
 // source, "" when none does.

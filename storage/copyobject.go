@@ -168,7 +168,9 @@ func (c *Client) ProbeCopy(ctx context.Context, src *Client, srcKey string) erro
 	_, _ = rand.Read(rnd[:])
 	tmp := ".s3sync-probe/" + hex.EncodeToString(rnd[:])
 	if err := c.copySingle(ctx, copySource(src.bucket, src.Key(srcKey)), c.Key(tmp), PutOptions{}); err != nil {
-		return c.newError(ctx, "copy", src.bucket+"/"+src.Key(srcKey)+" to "+c.Key(tmp), err)
+		e := c.newError(ctx, "copy", c.Key(tmp), err).(*Error)
+		e.Step = "from s3://" + path(src.bucket, src.Key(srcKey))
+		return e
 	}
 	return c.Delete(ctx, tmp)
 }

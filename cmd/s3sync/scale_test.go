@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -409,4 +410,49 @@ func verdictOf(out, item string) string {
 		}
 	}
 	return ""
+}
+
+// One HTTP 500 on the server-side probe is no verdict: the probe is tried again and the copy
+// runs server-side. A definite refusal (403) switches to streaming and says why, naming the
+// copy source as s3://<source bucket>/<key>.
+func TestServerSideProbeRetriesTransientErrors(t *testing.T) {
+	s := newSandbox(t, pgtest.ModernSchema)
+	s.exec(`INSERT INTO preview_cards (id, url, image_file_name, image_content_type) VALUES (1, 'https://a.example/', 'a.jpg', 'image/jpeg')`)
+	s.upload(sourceObject{"preview_cards/images/000/000/001/original/a.jpg", 10, "image/jpeg", "", ""})
+	proxy := s3test.NewFaultProxy(t, s.s3.Endpoint)
+	s.srcURL, s.dstURL = proxy.URL, proxy.URL
+	s.writeConfig()
+	var probes atomic.Int32
+	probeFault := s3test.Status(http.StatusInternalServerError, "InternalError")
+	proxy.SetRule(func(r *http.Request) s3test.Fault {
+		if r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/.s3sync-probe/") && probes.Add(1) == 1 {
+			return probeFault
+		}
+		return s3test.Pass()
+	})
+	s.must(exitOK, "plan")
+	r := s.must(exitOK, "copy")
+	if !strings.Contains(r.stdout, "mode: server-side") || probes.Load() != 2 {
+		t.Errorf("copy after one 500 on the probe (%d probes):\n%s", probes.Load(), r.stdout)
+	}
+
+	// A refusal is a verdict: streamed, and the message names the source as it is.
+	s2 := newSandbox(t, pgtest.ModernSchema)
+	s2.exec(`INSERT INTO preview_cards (id, url, image_file_name, image_content_type) VALUES (1, 'https://a.example/', 'a.jpg', 'image/jpeg')`)
+	s2.upload(sourceObject{"preview_cards/images/000/000/001/original/a.jpg", 10, "image/jpeg", "", ""})
+	proxy2 := s3test.NewFaultProxy(t, s2.s3.Endpoint)
+	s2.srcURL, s2.dstURL = proxy2.URL, proxy2.URL
+	s2.writeConfig()
+	proxy2.SetRule(func(r *http.Request) s3test.Fault {
+		if r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/.s3sync-probe/") {
+			return s3test.Status(http.StatusForbidden, "AccessDenied")
+		}
+		return s3test.Pass()
+	})
+	s2.must(exitOK, "plan")
+	r = s2.must(exitOK, "copy")
+	want := "from s3://" + s2.src + "/preview_cards/images/000/000/001/original/a.jpg"
+	if !strings.Contains(r.stdout+r.stderr, "streamed: server-side copy not possible") || !strings.Contains(r.stdout+r.stderr, want) {
+		t.Errorf("copy after a refused probe lacks %q:\n%s\n%s", want, r.stdout, r.stderr)
+	}
 }
