@@ -54,6 +54,10 @@ type Config struct {
 	KeyPrefix string
 	// ACL is the canned ACL sent on PUT, e.g. "public-read"; "" sends none.
 	ACL string
+	// PublicURL is where visitors read the bucket's objects: Mastodon's S3_ALIAS_HOST or CDN
+	// URL, e.g. https://media.example.org; an object's URL is PublicURL + "/" + its full key.
+	// "" means the bucket's own URL (see Client.PublicURL).
+	PublicURL string
 	// MaxConns is the number of idle HTTP connections per host to keep; 0 means DefaultMaxConns.
 	MaxConns int
 	// IOTimeout fails a request whose connection neither reads nor writes a byte for this long
@@ -74,6 +78,7 @@ type Client struct {
 	prefix   string
 	endpoint string // for messages: the configured endpoint or "AWS <region>"
 	acl      string
+	public   string // base URL visitors read objects from, without a trailing slash
 }
 
 // New builds a client from cfg only, without network I/O. It returns an error naming the field
@@ -143,6 +148,10 @@ func New(cfg Config) (*Client, error) {
 	}
 	if endpoint == "" {
 		c.endpoint = "AWS " + region
+	}
+	c.public, err = publicBase(cfg, endpoint, region)
+	if err != nil {
+		return nil, err
 	}
 	return c, nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 	"text/tabwriter"
 
@@ -58,7 +59,7 @@ func runCheck(ctx context.Context, g *globals) error {
 		sample = checkSource(ctx, k, src, cfg.Source)
 	}
 	if dst != nil {
-		checkDestination(ctx, k, dst, cfg.Destination)
+		checkDestination(ctx, k, dst, cfg.Destination, cfg.ACLPolicy)
 	}
 	switch {
 	case src == nil || dst == nil:
@@ -146,7 +147,7 @@ func checkSource(ctx context.Context, k *checker, cl *storage.Client, sc *storag
 
 // checkDestination puts (with the configured ACL), reads and deletes a temporary object, and
 // tries the SDK's checksum headers.
-func checkDestination(ctx context.Context, k *checker, cl *storage.Client, dc *storage.Config) {
+func checkDestination(ctx context.Context, k *checker, cl *storage.Client, dc *storage.Config, aclPolicy string) {
 	key := storage.TempKey("put")
 	body := []byte("s3sync check\n")
 	err := cl.Put(ctx, key, bytes.NewReader(body), int64(len(body)), storage.PutOptions{ContentType: "text/plain", CacheControl: "no-store"})
@@ -171,6 +172,7 @@ func checkDestination(ctx context.Context, k *checker, cl *storage.Client, dc *s
 		rb.Close()
 		k.ok("destination get", "read back")
 	}
+	checkPublicRead(ctx, k, cl, dc, key, aclPolicy)
 	if err := cl.Delete(ctx, key); err != nil {
 		k.warn("destination delete", oneLineErr(err)+"; remove "+key+" by hand", "")
 	} else {
@@ -180,6 +182,63 @@ func checkDestination(ctx context.Context, k *checker, cl *storage.Client, dc *s
 		k.ok("checksum headers", "the destination refuses the SDK's CRC32 headers ("+oneLineErr(err)+"); s3sync does not send them")
 	} else {
 		k.ok("checksum headers", "accepted (s3sync sends Content-MD5 only)")
+	}
+}
+
+// publicACL reports whether objects written with acl are meant for everyone to read: a
+// public canned ACL, or none at all (the bucket's policy decides, as for Mastodon with an
+// empty S3_PERMISSION).
+func publicACL(acl string) bool {
+	return acl == "" || acl == "public-read" || acl == "public-read-write"
+}
+
+// checkPublicRead fetches the temporary object key anonymously from the public URL, as a
+// visitor's browser would, when the ACL makes objects public: a destination that takes
+// public-read and ignores it, or a bucket without a public policy, fails here rather than
+// after the switch. Under acl_policy = mastodon it also writes a private object and checks that
+// visitors cannot read it (the media of suspended accounts).
+func checkPublicRead(ctx context.Context, k *checker, cl *storage.Client, dc *storage.Config, key, aclPolicy string) {
+	if !publicACL(dc.ACL) {
+		k.ok("public read", fmt.Sprintf("not checked: objects are written with acl %s, not for visitors", dc.ACL))
+		return
+	}
+	fix := "[s3.destination]\npublic_url = https://<Mastodon's S3_ALIAS_HOST or your CDN>   ; where visitors read the media\n" +
+		"; or give the bucket a policy that lets anyone read its objects (s3:GetObject for \"*\")"
+	r, err := cl.PublicGet(ctx, key)
+	switch {
+	case err != nil:
+		k.fail("public read", oneLineErr(err)+": visitors could not reach the media", fix)
+		return
+	case r.Status != http.StatusOK:
+		why := "the destination did not make it public"
+		if dc.ACL != "" {
+			why = "the destination took acl " + dc.ACL + " but did not make the object public"
+		}
+		k.fail("public read", fmt.Sprintf("anonymous GET %s answered HTTP %d: %s; every media URL would be broken after the switch",
+			cl.PublicURL(key), r.Status, why), fix)
+		return
+	}
+	k.ok("public read", "anonymous GET "+cl.PublicURL(key)+" answered 200")
+	if aclPolicy != aclPolicyMastodon || dc.ACL == "" {
+		return
+	}
+	priv := storage.TempKey("private")
+	body := []byte("s3sync check: must not be public\n")
+	if err := cl.Put(ctx, priv, bytes.NewReader(body), int64(len(body)), storage.PutOptions{ContentType: "text/plain", CacheControl: "no-store", ACL: "private"}); err != nil {
+		k.warn("private read", "could not write a private object: "+oneLineErr(err), "")
+		return
+	}
+	defer cl.Delete(ctx, priv)
+	r, err = cl.PublicGet(ctx, priv)
+	switch {
+	case err != nil:
+		k.warn("private read", oneLineErr(err), "")
+	case r.Status == http.StatusOK:
+		k.fail("private read", "an object written with acl private is readable by anyone at "+cl.PublicURL(priv)+
+			": the media of suspended accounts would stay visible (acl_policy = mastodon)",
+			"; remove the bucket policy that makes every object public and rely on object ACLs,\n; or set acl_policy = fixed if your provider has no object ACLs")
+	default:
+		k.ok("private read", fmt.Sprintf("an object written with acl private is not public (HTTP %d)", r.Status))
 	}
 }
 

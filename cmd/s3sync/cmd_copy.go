@@ -213,7 +213,7 @@ func runCopy(c *cli.Context, g *globals, o copyOptions, requeue []checkpoint.Sta
 		}
 	}
 	if failed > 0 {
-		return &failedObjectsError{failed}
+		return &failedObjectsError{n: failed}
 	}
 	return nil
 }

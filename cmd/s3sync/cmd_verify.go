@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -21,7 +22,12 @@ type verifyOptions struct {
 	concurrency int
 	rate        float64
 	merge       bool // the arguments are checkpoints (shards) to verify in turn
+	public      bool // fetch as a visitor from public_url instead
 }
+
+// defaultPublicSample is how many done objects verify --public fetches unless told otherwise:
+// a visitor's GET moves the whole body, so all of a large bucket would cost its size in egress.
+const defaultPublicSample = 100
 
 func newVerifyCommand(g *globals) *cli.Command {
 	var o verifyOptions
@@ -39,6 +45,7 @@ func newVerifyCommand(g *globals) *cli.Command {
 			&cli.IntFlag{Name: "concurrency", Usage: "HEAD requests in flight", DefaultText: "[sync] concurrency", Destination: &o.concurrency},
 			&cli.Float64Flag{Name: "rate", Usage: "at most `N` HEAD requests per second over both buckets; 0 = unlimited", Value: 200, Destination: &o.rate},
 			mergeFlag("verify", &o.merge),
+			&cli.BoolFlag{Name: "public", Usage: "fetch done objects anonymously from [s3.destination] public_url, as a visitor would (default a sample of 100; --all for every one)", Destination: &o.public},
 		},
 		Action: func(c *cli.Context) error { return runVerify(c, g, o) },
 	}
@@ -64,7 +71,13 @@ func runVerify(c *cli.Context, g *globals, o verifyOptions) error {
 		conc = o.concurrency
 	}
 	if o.merge || c.Args().Len() > 0 {
+		if o.public {
+			return usageErrorf("s3sync verify --public", "--public verifies one checkpoint, not --merge")
+		}
 		return runVerifyMerge(c, g, o, cfg, kinds, conc)
+	}
+	if o.public {
+		return runVerifyPublic(c, g, o, cfg, kinds, conc)
 	}
 	db, _, err := openPlannedCheckpoint(g, cfg, false)
 	if err != nil {
@@ -109,7 +122,7 @@ func runVerify(c *cli.Context, g *globals, o verifyOptions) error {
 	}
 	if sum.Problems > 0 {
 		fmt.Fprintln(g.stdout, "next: s3sync retry-failed, then s3sync verify again")
-		return &failedObjectsError{sum.Problems}
+		return &failedObjectsError{n: sum.Problems}
 	}
 	return nil
 }
@@ -168,4 +181,57 @@ func openBuckets(ctx context.Context, cfg *Config, conc int) (src, dst *storage.
 		}
 	}
 	return src, dst, nil
+}
+
+// runVerifyPublic is verify --public: done objects fetched as a visitor would.
+func runVerifyPublic(c *cli.Context, g *globals, o verifyOptions, cfg *Config, kinds []string, conc int) error {
+	if !publicACL(cfg.Destination.ACL) {
+		return usageErrorf("", "verify --public: [s3.destination] acl = %s writes no object for visitors; nothing to check", cfg.Destination.ACL)
+	}
+	sample := o.sample
+	if sample == 0 && !o.all {
+		sample = defaultPublicSample
+	}
+	db, _, err := openPlannedCheckpoint(g, cfg, true)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	_, dst, err := openBuckets(c.Context, cfg, conc)
+	if err != nil {
+		return err
+	}
+	mastodonPolicy := cfg.ACLPolicy == aclPolicyMastodon && cfg.Destination.ACL != ""
+	shown := 0
+	sum, err := engine.VerifyPublic(c.Context, db, dst, engine.VerifyPublicOptions{
+		Kinds: kinds, Sample: sample, Concurrency: conc,
+		Public: func(ob checkpoint.Object) bool { return !(mastodonPolicy && ob.Private) },
+		OnProblem: func(p engine.VerifyProblem) {
+			if shown < 50 {
+				fmt.Fprintf(g.stdout, "problem: %s: %s\n", p.Key, p.Reason)
+			}
+			shown++
+		},
+	})
+	if shown > 50 {
+		fmt.Fprintf(g.stdout, "... and %d more problem(s)\n", shown-50)
+	}
+	fmt.Fprintf(g.stdout, "fetched %d object(s) as a visitor from %s: %d as they should be, %d problem(s)",
+		sum.Checked, strings.TrimSuffix(dst.PublicURL("x"), "/x"), sum.OK, sum.Problems)
+	if sum.Private > 0 {
+		fmt.Fprintf(g.stdout, " (%d of a suspended account, which must not be readable)", sum.Private)
+	}
+	fmt.Fprintln(g.stdout)
+	if err != nil {
+		if c.Context.Err() != nil {
+			return errInterrupted
+		}
+		return err
+	}
+	if sum.Problems > 0 {
+		return &failedObjectsError{n: sum.Problems, msg: fmt.Sprintf("%d object(s) are not as visitors should see them. "+
+			"Give the bucket a policy that lets anyone read its objects, or set [s3.destination] public_url to your CDN or S3_ALIAS_HOST; "+
+			"for suspended accounts' media that anyone can read, run s3sync fix-acl and check that the provider honours object ACLs", sum.Problems)}
+	}
+	return nil
 }

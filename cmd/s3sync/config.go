@@ -222,7 +222,7 @@ var cannedACLs = []string{"private", "public-read", "public-read-write", "authen
 func (p *parser) s3(s *ini.Section, envPrefix string, destination bool) *storage.Config {
 	keys := []string{"access_key", "secret_key", "endpoint_url", "bucket", "region", "path_style", "key_prefix"}
 	if destination {
-		keys = append(keys, "acl", "acl_policy")
+		keys = append(keys, "acl", "acl_policy", "public_url")
 	}
 	p.known(s, keys...)
 	c := &storage.Config{
@@ -257,6 +257,18 @@ func (p *parser) s3(s *ini.Section, envPrefix string, destination bool) *storage
 		}
 		if c.ACL != "" && !contains(cannedACLs, c.ACL) {
 			p.fail(s.Name(), "acl", "%q is not a canned ACL (one of %s, or empty to send none)", c.ACL, strings.Join(cannedACLs, ", "))
+		}
+		c.PublicURL = p.str(s, "public_url")
+		if c.PublicURL != "" {
+			u, err := url.Parse(c.PublicURL)
+			switch {
+			case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+				p.fail(s.Name(), "public_url", "is not an http(s) URL like https://media.example.org (Mastodon's S3_ALIAS_HOST with https:// in front)")
+			case u.User != nil:
+				p.fail(s.Name(), "public_url", "must not contain a user name or password")
+			case u.RawQuery != "" || u.Fragment != "":
+				p.fail(s.Name(), "public_url", "must not have a query or fragment")
+			}
 		}
 	}
 	return c

@@ -29,10 +29,17 @@ func usageErrorf(hint, format string, a ...any) error {
 	return &usageError{msg: fmt.Sprintf(format, a...), hint: hint}
 }
 
-// errFailedObjects ends a run that finished but left failed objects; exit 3.
-type failedObjectsError struct{ n int64 }
+// errFailedObjects ends a run that finished but left failed objects; exit 3. msg, when set,
+// replaces the default advice.
+type failedObjectsError struct {
+	n   int64
+	msg string
+}
 
 func (e *failedObjectsError) Error() string {
+	if e.msg != "" {
+		return e.msg
+	}
 	return fmt.Sprintf("%d object(s) failed; see them with `s3sync report`, then run `s3sync retry-failed`", e.n)
 }
 

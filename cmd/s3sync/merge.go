@@ -160,7 +160,7 @@ func runVerifyMerge(c *cli.Context, g *globals, o verifyOptions, cfg *Config, ki
 			fmt.Fprintf(g.stdout, "next: s3sync --checkpoint %s retry-failed\n", shellQuote(path))
 		}
 		fmt.Fprintln(g.stdout, "then: s3sync verify --merge "+joinArgs(c.Args().Slice()))
-		return &failedObjectsError{total.Problems}
+		return &failedObjectsError{n: total.Problems}
 	}
 	return nil
 }

@@ -51,19 +51,51 @@ type sandbox struct {
 	config     string
 	checkpoint string
 	extra      string // extra config lines for [sync]
+	// srcS3 and dstS3 are the servers of the source and destination buckets when they differ
+	// (newSandboxBetween); nil means s3.
+	srcS3, dstS3 *s3test.Server
 }
 
 func newSandbox(t *testing.T, schema string) *sandbox {
 	t.Helper()
-	s := &sandbox{t: t, s3: s3test.New(t), dir: t.TempDir()}
+	srv := s3test.New(t)
+	return newSandboxBetween(t, schema, srv, srv)
+}
+
+// newSandboxBetween is newSandbox with the source bucket on server src and the destination
+// bucket on server dst, each with its own credentials in the config. s3 is src, so the
+// helpers that fill or proxy the source (upload, slowSource) work unchanged; dstServer names
+// the destination's server.
+func newSandboxBetween(t *testing.T, schema string, src, dst *s3test.Server) *sandbox {
+	t.Helper()
+	s := &sandbox{t: t, s3: src, dir: t.TempDir()}
+	if src != dst {
+		s.srcS3, s.dstS3 = src, dst
+	}
 	s.db = pgtest.NewDatabase(t, pgtest.Schema(schema))
-	s.src = s.s3.NewBucket(t, "src")
-	s.dst = s.s3.NewBucket(t, "dst")
-	s.srcURL, s.dstURL, s.retries = s.s3.Endpoint, s.s3.Endpoint, 2
+	s.src = src.NewBucket(t, "src")
+	s.dst = dst.NewBucket(t, "dst")
+	s.srcURL, s.dstURL, s.retries = src.Endpoint, dst.Endpoint, 2
 	s.config = filepath.Join(s.dir, "config.ini")
 	s.checkpoint = filepath.Join(s.dir, "s3sync.db")
 	s.writeConfig()
 	return s
+}
+
+// srcServer is the server of the source bucket.
+func (s *sandbox) srcServer() *s3test.Server {
+	if s.srcS3 != nil {
+		return s.srcS3
+	}
+	return s.s3
+}
+
+// dstServer is the server of the destination bucket.
+func (s *sandbox) dstServer() *s3test.Server {
+	if s.dstS3 != nil {
+		return s.dstS3
+	}
+	return s.s3
 }
 
 // writeConfig (re)writes the sandbox's config file from its fields.
@@ -79,8 +111,8 @@ region = us-east-1
 path_style = true
 
 [s3.destination]
-access_key = %[1]s
-secret_key = %[2]s
+access_key = %[15]s
+secret_key = %[16]s
 endpoint_url = %[5]s
 bucket = %[6]s
 region = us-east-1
@@ -99,8 +131,9 @@ checkpoint = %[12]s
 concurrency = 4
 retries = %[14]d
 %[13]s
-`, s.s3.AccessKey, s.s3.SecretKey, s.srcURL, s.src, s.dstURL, s.dst,
-		db.Host, db.Port, db.User, db.Password, db.Database, s.checkpoint, s.extra, s.retries)
+`, s.srcServer().AccessKey, s.srcServer().SecretKey, s.srcURL, s.src, s.dstURL, s.dst,
+		db.Host, db.Port, db.User, db.Password, db.Database, s.checkpoint, s.extra, s.retries,
+		s.dstServer().AccessKey, s.dstServer().SecretKey)
 	if err := os.WriteFile(s.config, []byte(text), 0o600); err != nil {
 		s.t.Fatal(err)
 	}

@@ -359,6 +359,7 @@ func TestSlowDownShrinksConcurrency(t *testing.T) {
 func TestCheck(t *testing.T) {
 	s := newSandbox(t, pgtest.ModernSchema)
 	manyObjects(s, 2)
+	setReadPolicy(t, s.s3, s.dst, "*") // visitors can read the destination (see TestCheckPublicRead)
 	r := s.must(exitOK, "check")
 	for _, want := range []string{"source bucket", "source get", "destination put", "destination delete", "checksum headers",
 		"works: copy runs server-side", "database version", "Mastodon 4.6 (4.6.0 to 4.6.6 or a later 4.6.x patch release; schema 20260611150940)", "database tables", "preview_cards 2", "all checks passed"} {

@@ -9,6 +9,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"regexp"
 	"sort"
@@ -31,6 +33,11 @@ const (
 	EnvSecretKey = "S3SYNC_TEST_S3_SECRET_KEY"
 )
 
+// EnvPrefixB is the prefix of the variables naming the second S3 implementation that
+// `make test-providers` starts (SeaweedFS): S3SYNC_TEST_S3B_ENDPOINT, S3SYNC_TEST_S3B_ACCESS_KEY
+// and S3SYNC_TEST_S3B_SECRET_KEY, written to .tools/test-providers-env.sh by scripts/seaweedfs.sh.
+const EnvPrefixB = "S3SYNC_TEST_S3B"
+
 // Region is the test server's region.
 const Region = "us-east-1"
 
@@ -48,14 +55,28 @@ type Server struct {
 // fails the test if CI=true, and skips it otherwise.
 func New(t testing.TB) *Server {
 	t.Helper()
+	return NewFromEnv(t, "S3SYNC_TEST_S3")
+}
+
+// NewFromEnv returns the test server named by the variables prefix+"_ENDPOINT",
+// prefix+"_ACCESS_KEY" and prefix+"_SECRET_KEY" (New's are those of prefix "S3SYNC_TEST_S3";
+// EnvPrefixB names SeaweedFS). When they are unset it fails the test if CI=true, and skips it
+// otherwise.
+func NewFromEnv(t testing.TB, prefix string) *Server {
+	t.Helper()
+	endpoint, access, secret := prefix+"_ENDPOINT", prefix+"_ACCESS_KEY", prefix+"_SECRET_KEY"
 	s := &Server{
-		Endpoint:  os.Getenv(EnvEndpoint),
+		Endpoint:  os.Getenv(endpoint),
 		Region:    Region,
-		AccessKey: os.Getenv(EnvAccessKey),
-		SecretKey: os.Getenv(EnvSecretKey),
+		AccessKey: os.Getenv(access),
+		SecretKey: os.Getenv(secret),
 	}
 	if s.Endpoint == "" || s.AccessKey == "" || s.SecretKey == "" {
-		msg := "no test S3 server: " + EnvEndpoint + ", " + EnvAccessKey + " and " + EnvSecretKey + " are not all set; run `make test`"
+		how := "`make test`"
+		if prefix == EnvPrefixB {
+			how = "`make test-providers`"
+		}
+		msg := "no test S3 server: " + endpoint + ", " + access + " and " + secret + " are not all set; run " + how
 		if os.Getenv("CI") == "true" {
 			t.Fatal(msg)
 		}
@@ -70,6 +91,45 @@ func New(t testing.TB) *Server {
 		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
 	})
 	return s
+}
+
+// NewSeaweed returns the SeaweedFS server of `make test-providers` (the EnvPrefixB variables),
+// failing the test under CI=true and skipping it otherwise when they are unset.
+func NewSeaweed(t testing.TB) *Server {
+	t.Helper()
+	return NewFromEnv(t, EnvPrefixB)
+}
+
+// ObjectURL is the path-style URL of key in bucket: endpoint/bucket/key, each key segment
+// escaped.
+func (s *Server) ObjectURL(bucket, key string) string {
+	segs := strings.Split(key, "/")
+	for i, seg := range segs {
+		segs[i] = url.PathEscape(seg)
+	}
+	return s.Endpoint + "/" + url.PathEscape(bucket) + "/" + strings.Join(segs, "/")
+}
+
+// AnonymousGet GETs key of bucket without credentials, as a browser would fetch a Mastodon
+// media URL, and returns the HTTP status and body.
+func (s *Server) AnonymousGet(t testing.TB, bucket, key string) (int, []byte) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.ObjectURL(bucket, key), nil)
+	if err != nil {
+		t.Fatalf("s3test: anonymous get s3://%s/%s: %v", bucket, key, err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("s3test: anonymous get s3://%s/%s: %v", bucket, key, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("s3test: anonymous get s3://%s/%s: read body: %v", bucket, key, err)
+	}
+	return resp.StatusCode, body
 }
 
 // Config returns a storage.Config for bucket on this server, path style.
