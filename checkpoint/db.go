@@ -62,7 +62,7 @@ var (
 )
 
 func allBuckets() [][]byte {
-	return append([][]byte{bucketObjects, bucketCounters, bucketMeta}, statusBuckets[:]...)
+	return append([][]byte{bucketObjects, bucketCounters, bucketMeta, bucketUploads}, statusBuckets[:]...)
 }
 
 // Options configures Open.
@@ -192,6 +192,9 @@ func (db *DB) init() error {
 		for _, name := range allBuckets() {
 			if migrate && bytes.Equal(name, statusBuckets[indexOf(Stale)]) {
 				continue
+			}
+			if migrate2 && bytes.Equal(name, bucketUploads) {
+				continue // since format 3
 			}
 			if tx.Bucket(name) == nil {
 				return fmt.Errorf("%w: bucket %q missing", ErrCorrupt, name)

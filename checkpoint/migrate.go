@@ -12,7 +12,8 @@ import (
 // Mastodon asks for; see migrateV2.
 const formatV2 = "2"
 
-// migrateV2 turns a format 2 checkpoint into format 3: a Done object that the copy found
+// migrateV2 turns a format 2 checkpoint into format 3, which adds the uploads bucket, and in
+// which every object is written to its DestKey: a Done object that the copy found
 // under another candidate than the first was written there, a key Mastodon does not ask for,
 // so it is Pending again (copy --resume writes it to DestKey). It works through the done
 // index in chunks of requeueChunk and bumps the version in the last transaction, so an
@@ -22,6 +23,9 @@ func (db *DB) migrateV2() error {
 	for {
 		n := 0
 		err := db.update(func(tx *bolt.Tx) error {
+			if _, err := tx.CreateBucketIfNotExists(bucketUploads); err != nil {
+				return err
+			}
 			w := newWriter(tx)
 			var keys [][]byte
 			var err error

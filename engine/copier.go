@@ -46,6 +46,33 @@ type copier struct {
 
 	// privateACL is the ACL for objects of suspended accounts (CopyOptions.PrivateACL).
 	privateACL string
+
+	// uploads records each multipart upload before its first part and forgets it when it
+	// ends, so that one a killed copy left behind can be aborted (AbortRecordedUploads).
+	uploads UploadLog
+}
+
+// UploadLog is where the copy records the multipart uploads it starts; *checkpoint.DB is one.
+type UploadLog interface {
+	RecordUpload(checkpoint.Upload) error
+	ForgetUpload(uploadID string) error
+	Uploads() ([]checkpoint.Upload, error)
+}
+
+// trackUploads sets opts' upload hooks so that multipart uploads of o are recorded in c.uploads.
+func (c *copier) trackUploads(opts *storage.PutOptions, o checkpoint.Object) {
+	if c.uploads == nil {
+		return
+	}
+	id, key := o.ID(), o.DestKey()
+	opts.OnUploadStart = func(uploadID string) error {
+		return c.uploads.RecordUpload(checkpoint.Upload{UploadID: uploadID, ObjectID: id, Key: key})
+	}
+	opts.OnUploadEnd = func(uploadID string) {
+		if err := c.uploads.ForgetUpload(uploadID); err != nil {
+			c.log.Warn().Err(err).Str("upload", uploadID).Msg("could not forget a finished multipart upload; cleanup-uploads will find it gone")
+		}
+	}
 }
 
 // copyObject tries o until it is done, missing, failed for good, or the retries run out.
@@ -141,6 +168,7 @@ func (c *copier) put(ctx context.Context, o checkpoint.Object, key string, body 
 		// (BadDigest) and copied again, never stored as done.
 		opts.ContentMD5 = etagMD5(info.ETag)
 	}
+	c.trackUploads(&opts, o)
 	return c.dst.Put(ctx, key, body, info.Size, opts)
 }
 

@@ -125,7 +125,7 @@ func Copy(ctx context.Context, db *checkpoint.DB, src Source, dst Destination, o
 		cancelWork()
 	}()
 
-	c := &copier{src: src, dst: dst, retries: opts.Retries, base: opts.BackoffBase, max: opts.BackoffMax, log: opts.Log, retried: &mon.retries, noContentMD5: opts.NoContentMD5, server: opts.ServerSide, privateACL: opts.PrivateACL}
+	c := &copier{src: src, dst: dst, retries: opts.Retries, base: opts.BackoffBase, max: opts.BackoffMax, log: opts.Log, retried: &mon.retries, noContentMD5: opts.NoContentMD5, server: opts.ServerSide, privateACL: opts.PrivateACL, uploads: db}
 	jobs := make(chan checkpoint.Object)
 	results := make(chan result, opts.Concurrency)
 

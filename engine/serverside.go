@@ -158,6 +158,7 @@ func (c *copier) copyServerSide(ctx context.Context, o checkpoint.Object) (strin
 		if !c.noContentMD5 {
 			opts.ContentMD5 = etagMD5(info.ETag)
 		}
+		c.trackUploads(&opts, o)
 		if err := c.server.Copy(ctx, key, o.DestKey(), info.Size, opts); err != nil {
 			return "", 0, err
 		}

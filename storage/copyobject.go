@@ -109,13 +109,13 @@ func (c *Client) copyMultipart(ctx context.Context, source, key string, size int
 		return err
 	}
 	completed := false
-	defer func() {
-		if !completed {
-			if aerr := c.abort(ctx, key, up.UploadId); aerr != nil {
-				st.note = fmt.Sprintf("abort multipart upload %s also failed: %s", aws.ToString(up.UploadId), aerr.detail())
-			}
+	defer func() { c.endUpload(ctx, key, up.UploadId, completed, opts, st) }()
+	if opts.OnUploadStart != nil {
+		st.step = "record multipart upload"
+		if err := opts.OnUploadStart(aws.ToString(up.UploadId)); err != nil {
+			return err
 		}
-	}()
+	}
 	parts := make([]types.CompletedPart, 0, nparts)
 	for n := int64(1); n <= nparts; n++ {
 		st.step = fmt.Sprintf("upload part copy %d of %d", n, nparts)

@@ -59,6 +59,13 @@ type PutOptions struct {
 	// client's ACL). A client configured with no ACL sends none, override or not: a bucket with
 	// ACLs disabled refuses every ACL header.
 	ACL string
+	// OnUploadStart, when set, is called with the upload ID of a multipart upload (Put or
+	// CopyFrom) after CreateMultipartUpload and before the first part, so that the caller can
+	// record it durably: if the process dies, the upload can be aborted later (AbortUpload). An
+	// error aborts the upload and fails the call. OnUploadEnd is called once the upload is
+	// completed or its abort verified: nothing of it is left at the destination.
+	OnUploadStart func(uploadID string) error
+	OnUploadEnd   func(uploadID string)
 }
 
 // unsignedPayload signs requests with UNSIGNED-PAYLOAD: bodies are streamed and not seekable, so
@@ -260,13 +267,13 @@ func (c *Client) putMultipart(ctx context.Context, key string, r *exactReader, s
 	}
 	uploadID := up.UploadId
 	completed := false
-	defer func() {
-		if !completed {
-			if aerr := c.abort(ctx, key, uploadID); aerr != nil {
-				st.note = fmt.Sprintf("abort multipart upload %s also failed: %s", aws.ToString(uploadID), aerr.detail())
-			}
+	defer func() { c.endUpload(ctx, key, uploadID, completed, opts, st) }()
+	if opts.OnUploadStart != nil {
+		st.step = "record multipart upload"
+		if err := opts.OnUploadStart(aws.ToString(uploadID)); err != nil {
+			return err
 		}
-	}()
+	}
 
 	parts := make([]types.CompletedPart, 0, nparts)
 	for n := int32(1); ; n++ {
@@ -313,6 +320,66 @@ func (c *Client) putMultipart(ctx context.Context, key string, r *exactReader, s
 	}
 	completed = true
 	return nil
+}
+
+// endUpload finishes a multipart upload's bookkeeping: an upload not completed is aborted (a
+// failed abort is noted in st), and OnUploadEnd hears of an upload that is gone either way.
+func (c *Client) endUpload(ctx context.Context, key string, uploadID *string, completed bool, opts PutOptions, st *putState) {
+	if !completed {
+		if aerr := c.abort(ctx, key, uploadID); aerr != nil {
+			st.note = fmt.Sprintf("abort multipart upload %s also failed: %s", aws.ToString(uploadID), aerr.detail())
+			return
+		}
+	}
+	if opts.OnUploadEnd != nil {
+		opts.OnUploadEnd(aws.ToString(uploadID))
+	}
+}
+
+// AbortUpload aborts the multipart upload uploadID of key (relative to the key prefix), as
+// recorded through PutOptions.OnUploadStart by a process that died, and checks that it is
+// gone. An upload that no longer exists (completed, or aborted already) is not an error.
+func (c *Client) AbortUpload(ctx context.Context, key, uploadID string) error {
+	if aerr := c.abort(ctx, c.Key(key), aws.String(uploadID)); aerr != nil {
+		return aerr
+	}
+	return nil
+}
+
+// Upload is an incomplete multipart upload at the bucket.
+type Upload struct {
+	Key       string // relative to the key prefix
+	UploadID  string
+	Initiated time.Time
+}
+
+// ListUploads calls fn for every incomplete multipart upload whose key starts with prefix
+// (relative to the key prefix), page by page.
+func (c *Client) ListUploads(ctx context.Context, prefix string, fn func(Upload) error) error {
+	full := c.Key(prefix)
+	if c.prefix != "" && prefix == "" {
+		full = c.prefix + "/"
+	}
+	in := &s3.ListMultipartUploadsInput{Bucket: aws.String(c.bucket), Prefix: aws.String(full)}
+	for {
+		out, err := c.s3.ListMultipartUploads(ctx, in)
+		if err != nil {
+			return c.newError(ctx, "list uploads", full, err)
+		}
+		for _, u := range out.Uploads {
+			key := aws.ToString(u.Key)
+			if c.prefix != "" {
+				key = strings.TrimPrefix(key, c.prefix+"/")
+			}
+			if err := fn(Upload{Key: key, UploadID: aws.ToString(u.UploadId), Initiated: aws.ToTime(u.Initiated)}); err != nil {
+				return err
+			}
+		}
+		if !aws.ToBool(out.IsTruncated) || (aws.ToString(out.NextKeyMarker) == "" && aws.ToString(out.NextUploadIdMarker) == "") {
+			return nil
+		}
+		in.KeyMarker, in.UploadIdMarker = out.NextKeyMarker, out.NextUploadIdMarker
+	}
 }
 
 // abort removes a multipart upload, so that its parts are neither billed nor left behind. It

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/s3sync/s3sync/checkpoint"
+	"github.com/s3sync/s3sync/engine"
 	"io"
 	"net/http"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -60,6 +63,7 @@ func runCheck(ctx context.Context, g *globals) error {
 	}
 	if dst != nil {
 		checkDestination(ctx, k, dst, cfg.Destination, cfg.ACLPolicy)
+		checkUploads(ctx, g, k, dst, cfg)
 	}
 	switch {
 	case src == nil || dst == nil:
@@ -183,6 +187,35 @@ func checkDestination(ctx context.Context, k *checker, cl *storage.Client, dc *s
 	} else {
 		k.ok("checksum headers", "accepted (s3sync sends Content-MD5 only)")
 	}
+}
+
+// checkUploads lists the incomplete multipart uploads under Mastodon's prefixes at the
+// destination: parts stored and billed that belong to no object. The checkpoint, when it can
+// be read, says which a copy of s3sync started (a running copy holds it: then none is known).
+func checkUploads(ctx context.Context, g *globals, k *checker, dst *storage.Client, cfg *Config) {
+	var log engine.UploadLog
+	if db, err := checkpoint.Open(cfg.checkpointPath(g.checkpoint), checkpoint.Options{ReadOnly: true, Timeout: 200 * time.Millisecond}); err == nil {
+		defer db.Close()
+		log = db
+	}
+	ups, err := engine.IncompleteUploads(ctx, dst, log)
+	if err != nil {
+		k.warn("destination uploads", "could not list incomplete multipart uploads: "+oneLineErr(err), "")
+		return
+	}
+	if len(ups) == 0 {
+		k.ok("destination uploads", "no incomplete multipart upload under Mastodon's prefixes")
+		return
+	}
+	recorded := 0
+	for _, u := range ups {
+		if u.Recorded {
+			recorded++
+		}
+	}
+	k.warn("destination uploads", fmt.Sprintf("%d incomplete multipart upload(s) under Mastodon's prefixes, the oldest started %s; %d of them started by s3sync (per the checkpoint): their parts are stored and billed",
+		len(ups), engine.OldestUpload(ups).UTC().Format(time.RFC3339), recorded),
+		"; run: s3sync cleanup-uploads   (copy --resume also aborts the ones s3sync started)")
 }
 
 // publicACL reports whether objects written with acl are meant for everyone to read: a

@@ -145,6 +145,13 @@ func runCopy(c *cli.Context, g *globals, o copyOptions, requeue []checkpoint.Sta
 		}
 	}
 
+	// A killed copy may have left multipart uploads at the destination, parts stored and
+	// billed but invisible: the checkpoint recorded each one before its first part.
+	if n, err := engine.AbortRecordedUploads(c.Context, db, dst); err != nil {
+		return err
+	} else if n > 0 {
+		fmt.Fprintf(g.stdout, "aborted %d multipart upload(s) that a stopped copy left unfinished at the destination\n", n)
+	}
 	if requeue != nil {
 		n, err := db.Requeue(requeue, kindNames)
 		if err != nil {

@@ -88,10 +88,11 @@ func run(ctx context.Context, args []string, e env) int {
 			newReportCommand(g),
 			newStatusCommand(g),
 			newCheckCommand(g),
-			newVerifyCommand(g),  // issue 7: cmd_verify.go
-			newUsageCommand(g),   // cmd_usage.go
-			newOrphansCommand(g), // cmd_orphans.go
-			newFixACLCommand(g),  // cmd_fix_acl.go
+			newVerifyCommand(g),         // issue 7: cmd_verify.go
+			newUsageCommand(g),          // cmd_usage.go
+			newOrphansCommand(g),        // cmd_orphans.go
+			newFixACLCommand(g),         // cmd_fix_acl.go
+			newCleanupUploadsCommand(g), // cmd_cleanup_uploads.go
 		},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return usageErrorf("s3sync --help", "%v", err)
