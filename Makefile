@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/s3sync
 ENVFILE := .tools/test-env.sh
 
-.PHONY: build test test-long services demo lint bench clean
+.PHONY: build test test-long test-providers services demo lint bench clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/s3sync
@@ -21,6 +21,12 @@ test: services
 ## about 25 minutes. FUZZTIME=2m per fuzz target by default. Replay a failure with S3SYNC_SEED=N.
 test-long: services
 	scripts/test-long.sh
+
+## test-providers: the main scenarios (plan, copy, verify, kill and resume, server-side copy,
+## acl_policy = mastodon, orphans) between the Versity S3 Gateway and SeaweedFS, both ways and
+## within SeaweedFS. Builds SeaweedFS once per machine (cached in ~/.cache/s3sync-tools).
+test-providers:
+	scripts/test-providers.sh
 
 ## demo: a throwaway sandbox, then plan → copy → report
 demo: services build

@@ -51,7 +51,7 @@ func (s *sandbox) upload(objs ...sourceObject) map[string][]byte {
 // assertCopied checks that the destination holds exactly the given objects, byte for byte.
 func (s *sandbox) assertCopied(want map[string][]byte) {
 	s.t.Helper()
-	got := s.s3.Keys(s.t, s.dst)
+	got := s.dstServer().Keys(s.t, s.dst)
 	var keys []string
 	for k := range want {
 		keys = append(keys, k)
@@ -62,7 +62,7 @@ func (s *sandbox) assertCopied(want map[string][]byte) {
 		s.t.Fatalf("destination keys:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(keys, "\n"))
 	}
 	for _, k := range keys {
-		body, _ := s.s3.GetObject(s.t, s.dst, k)
+		body, _ := s.dstServer().GetObject(s.t, s.dst, k)
 		if !bytes.Equal(body, want[k]) {
 			s.t.Errorf("%s: destination body differs (%d bytes, want %d)", k, len(body), len(want[k]))
 		}
@@ -134,6 +134,25 @@ func layoutFixture(s *sandbox) map[string][]byte {
 	return bodies
 }
 
+// assertLayoutMetadata checks the headers layoutFixture's copies must keep: Content-Type and
+// Cache-Control kept, Mastodon's Cache-Control when the source had none, Content-Disposition
+// kept; and that no multipart upload is left at the destination.
+func (s *sandbox) assertLayoutMetadata() {
+	s.t.Helper()
+	dst := s.dstServer()
+	_, info := dst.GetObject(s.t, s.dst, "media_attachments/files/000/000/020/original/s.mp3")
+	if info.ContentType != "audio/mpeg" || info.CacheControl != "public, max-age=60" || info.ContentDisposition != `attachment; filename="s.mp3"` {
+		s.t.Errorf("s.mp3 metadata %+v", info)
+	}
+	_, info = dst.GetObject(s.t, s.dst, "media_attachments/files/000/000/025/original/big.mp4")
+	if info.CacheControl != engine.MastodonCacheControl || info.ContentType != "video/mp4" || info.Size != 20<<20 {
+		s.t.Errorf("big.mp4 metadata %+v", info)
+	}
+	if n := dst.ListMultipartUploads(s.t, s.dst); n != 0 {
+		s.t.Errorf("%d multipart uploads left behind", n)
+	}
+}
+
 // The whole pipeline over every layout rule: plan, copy, report; metadata preserved.
 func TestPlanCopyReportLayout(t *testing.T) {
 	s := newSandbox(t, pgtest.ModernSchema)
@@ -175,19 +194,7 @@ func TestPlanCopyReportLayout(t *testing.T) {
 		t.Errorf("gone: %+v", gone)
 	}
 
-	// Metadata: Content-Type and Cache-Control kept, Mastodon's Cache-Control when the source had none,
-	// Content-Disposition kept.
-	_, info := s.s3.GetObject(t, s.dst, "media_attachments/files/000/000/020/original/s.mp3")
-	if info.ContentType != "audio/mpeg" || info.CacheControl != "public, max-age=60" || info.ContentDisposition != `attachment; filename="s.mp3"` {
-		t.Errorf("s.mp3 metadata %+v", info)
-	}
-	_, info = s.s3.GetObject(t, s.dst, "media_attachments/files/000/000/025/original/big.mp4")
-	if info.CacheControl != engine.MastodonCacheControl || info.ContentType != "video/mp4" || info.Size != 20<<20 {
-		t.Errorf("big.mp4 metadata %+v", info)
-	}
-	if n := s.s3.ListMultipartUploads(t, s.dst); n != 0 {
-		t.Errorf("%d multipart uploads left behind", n)
-	}
+	s.assertLayoutMetadata()
 
 	// report: table, csv, json.
 	r = s.must(exitOK, "report")

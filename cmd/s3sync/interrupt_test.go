@@ -86,7 +86,7 @@ func (s *sandbox) assertDoneAtDestination(bodies map[string][]byte) int {
 	}
 	var done []string
 	err = db.Each(checkpoint.Filter{Statuses: []checkpoint.Status{checkpoint.Done}}, func(o checkpoint.Object) error {
-		done = append(done, o.SourceKey)
+		done = append(done, o.DestKey())
 		return nil
 	})
 	db.Close()
@@ -94,7 +94,7 @@ func (s *sandbox) assertDoneAtDestination(bodies map[string][]byte) int {
 		s.t.Fatal(err)
 	}
 	for _, k := range done {
-		body, _ := s.s3.GetObject(s.t, s.dst, k)
+		body, _ := s.dstServer().GetObject(s.t, s.dst, k)
 		if !bytes.Equal(body, bodies[k]) {
 			s.t.Errorf("%s is done but the destination has %d bytes, want %d", k, len(body), len(bodies[k]))
 		}

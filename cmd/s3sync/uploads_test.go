@@ -21,14 +21,38 @@ import (
 // copy --resume aborts it before copying the object again: no incomplete upload is left.
 func TestKilledMultipartUploadIsAborted(t *testing.T) {
 	s := newSandbox(t, pgtest.ModernSchema)
+	bodies := killDuringMultipartUpload(t, s)
+
+	setReadPolicy(t, s.s3, s.dst, "*")
+	r := s.run("check")
+	if verdictOf(r.stdout, "destination uploads") != "warn" || !strings.Contains(r.stdout, "1 incomplete multipart upload(s) under Mastodon's prefixes") ||
+		!strings.Contains(r.stdout, "1 of them started by s3sync") || !strings.Contains(r.stdout, "s3sync cleanup-uploads") {
+		t.Errorf("check after the kill:\n%s", r.stdout)
+	}
+
+	resumeAbortsKilledUpload(t, s, bodies)
+	if c := s.counts(); c[checkpoint.Done] != 1 {
+		t.Errorf("counts %v", c)
+	}
+	r = s.must(exitOK, "cleanup-uploads")
+	if !strings.Contains(r.stdout, "no incomplete multipart upload under Mastodon's prefixes") {
+		t.Errorf("cleanup-uploads after the resume:\n%s", r.stdout)
+	}
+}
+
+// killDuringMultipartUpload plans a 20 MiB object and kills (SIGKILL) the copy while the first
+// part of its multipart upload is in flight; the killed upload is left at the destination. It
+// returns the source bodies by key.
+func killDuringMultipartUpload(t *testing.T, s *sandbox) map[string][]byte {
+	t.Helper()
 	s.exec(`INSERT INTO media_attachments (id, type, file_file_name, file_content_type, file_file_size, remote_url, file_storage_schema_version) VALUES
 		(1, 4, 'big.mp3', 'audio/mpeg', 20971520, '', 1)`)
 	bodies := s.upload(sourceObject{"media_attachments/files/000/000/001/original/big.mp3", 20 << 20, "audio/mpeg", "", ""})
-	dst := s3test.NewFaultProxy(t, s.s3.Endpoint)
+	dst := s3test.NewFaultProxy(t, s.dstServer().Endpoint)
 	s.dstURL = dst.URL
 	s.writeConfig()
-	// Parts wait at the destination (and never reach it): the kill comes while the upload
-	// is under way.
+	// Parts wait at the proxy and never reach the destination: the kill comes while the
+	// upload is under way.
 	dst.SetRule(func(r *http.Request) s3test.Fault {
 		if r.Method == http.MethodPut && strings.Contains(r.URL.RawQuery, "partNumber=") {
 			return s3test.Fault{Delay: 5 * time.Second, Status: http.StatusServiceUnavailable, Code: "SlowDown"}
@@ -54,32 +78,24 @@ func TestKilledMultipartUploadIsAborted(t *testing.T) {
 	}
 	_ = cmd.Wait()
 	dst.SetRule(func(*http.Request) s3test.Fault { return s3test.Pass() })
-	if n := s.s3.ListMultipartUploads(t, s.dst); n != 1 {
+	if n := s.dstServer().ListMultipartUploads(t, s.dst); n != 1 {
 		t.Fatalf("%d multipart uploads at the destination after the kill, want the killed one", n)
 	}
+	return bodies
+}
 
-	setReadPolicy(t, s.s3, s.dst, "*")
-	r := s.run("check")
-	if verdictOf(r.stdout, "destination uploads") != "warn" || !strings.Contains(r.stdout, "1 incomplete multipart upload(s) under Mastodon's prefixes") ||
-		!strings.Contains(r.stdout, "1 of them started by s3sync") || !strings.Contains(r.stdout, "s3sync cleanup-uploads") {
-		t.Errorf("check after the kill:\n%s", r.stdout)
-	}
-
-	r = s.must(exitOK, "copy", "--resume")
+// resumeAbortsKilledUpload runs copy --resume after killDuringMultipartUpload: the killed
+// upload is aborted first, the object copied again, and no upload is left.
+func resumeAbortsKilledUpload(t *testing.T, s *sandbox, bodies map[string][]byte) {
+	t.Helper()
+	r := s.must(exitOK, "copy", "--resume")
 	if !strings.Contains(r.stdout, "aborted 1 multipart upload(s) that a stopped copy left unfinished") {
 		t.Errorf("copy --resume:\n%s", r.stdout)
 	}
-	if n := s.s3.ListMultipartUploads(t, s.dst); n != 0 {
+	if n := s.dstServer().ListMultipartUploads(t, s.dst); n != 0 {
 		t.Errorf("%d multipart uploads left at the destination after copy --resume", n)
 	}
 	s.assertCopied(bodies)
-	if c := s.counts(); c[checkpoint.Done] != 1 {
-		t.Errorf("counts %v", c)
-	}
-	r = s.must(exitOK, "cleanup-uploads")
-	if !strings.Contains(r.stdout, "no incomplete multipart upload under Mastodon's prefixes") {
-		t.Errorf("cleanup-uploads after the resume:\n%s", r.stdout)
-	}
 }
 
 // cleanup-uploads aborts what s3sync recorded and leaves other uploads alone unless --all.
