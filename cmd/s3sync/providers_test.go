@@ -329,3 +329,30 @@ func TestProvidersOrphans(t *testing.T) {
 		})
 	}
 }
+
+// On both servers, a copy whose objects visitors cannot read is caught by check before it and
+// by verify --public after it: Versity takes public-read and ignores it; SeaweedFS keeps an
+// object written without an ACL private.
+func TestProvidersUnreadableDestinationIsCaught(t *testing.T) {
+	for _, c := range []struct {
+		dst provider
+		acl string
+	}{{versity, "acl = public-read"}, {seaweed, "acl ="}} {
+		t.Run(c.dst.name, func(t *testing.T) {
+			s := pair{c.dst, c.dst}.sandbox(t, pgtest.ModernSchema)
+			s.setDestination(c.acl)
+			bodies := manyObjects(s, 3)
+			r := s.must(exitError, "check")
+			if verdictOf(r.stdout, "public read") != "FAIL" || !strings.Contains(r.stdout, "every media URL would be broken") {
+				t.Errorf("check:\n%s", r.stdout)
+			}
+			s.must(exitOK, "plan")
+			s.must(exitOK, "copy", "--server-side", "never")
+			s.assertCopied(bodies)
+			r = s.must(exitFailed, "verify", "--public", "--all")
+			if !strings.Contains(r.stdout, "0 as they should be, 3 problem(s)") || !strings.Contains(r.stdout, "for a visitor: the object is not public") {
+				t.Errorf("verify --public:\n%s", r.stdout)
+			}
+		})
+	}
+}
