@@ -20,11 +20,16 @@
 //     transaction, so a long report neither blocks the writer nor bloats the file.
 //   - Corruption is an error, never a panic: a file that is not a valid checkpoint (garbage,
 //     truncated, another format version) makes Open, or the first operation that touches the
-//     damage, return an error wrapping ErrCorrupt.
+//     damage, return an error wrapping ErrCorrupt. Damage confined to object records (a value
+//     that does not decode, an index entry without its record) is a *RecordError naming the
+//     record, still wrapping ErrCorrupt; Open does not refuse the file for it, and
+//     SetAsideCorrupt moves such records into the "corrupt" bucket and mends the indexes and
+//     counters around them.
 //
 // Layout: bucket "objects" maps Object.ID to a compact binary encoding of the object (its kind,
 // record id, attachment and style are recovered from the key); buckets "status/<status>" hold
 // the IDs of the objects in that status with empty values; bucket "counters" maps
 // kind + "\x00" + status to 16 bytes (objects, bytes; big-endian); bucket "meta" holds string
-// key/values, among them "format" (currently "1"), which Open checks.
+// key/values, among them "format" (FormatVersion), which Open checks; bucket "corrupt", when
+// present, holds the unreadable records SetAsideCorrupt set aside, by their key.
 package checkpoint

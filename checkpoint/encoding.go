@@ -151,7 +151,8 @@ func fromUnixNano(n int64) time.Time {
 }
 
 // decodeObject decodes the value v stored under key id; every string is copied out of v, so the
-// result stays valid after the transaction ends.
+// result stays valid after the transaction ends. Its errors say what is wrong, not where: the
+// caller wraps them in a RecordError (recordError).
 func decodeObject(id, v []byte) (Object, error) {
 	var o Object
 	var err error
@@ -161,7 +162,7 @@ func decodeObject(id, v []byte) (Object, error) {
 	}
 	d := decoder{b: v}
 	if ver := d.byte(); ver != encodingVersion && d.err == nil {
-		return Object{}, fmt.Errorf("object %s: unknown encoding version %d", id, ver)
+		return Object{}, fmt.Errorf("unknown encoding version %d", ver)
 	}
 	st, ok := statusFromCode(d.byte())
 	if !ok && d.err == nil {
@@ -220,7 +221,7 @@ func decodeObject(id, v []byte) (Object, error) {
 		d.err = errDecode
 	}
 	if d.err != nil {
-		return Object{}, fmt.Errorf("object %s: %w", id, d.err)
+		return Object{}, d.err
 	}
 	return o, nil
 }

@@ -1,6 +1,7 @@
 package checkpoint
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 
@@ -38,6 +39,10 @@ func (db *DB) migrateV2() error {
 			}
 			for _, k := range keys {
 				old, err := getObject(w.objects, k)
+				var unreadable *RecordError
+				if errors.As(err, &unreadable) {
+					continue // left as it is, for SetAsideCorrupt: the file must open to get there
+				}
 				if err != nil {
 					return err
 				}

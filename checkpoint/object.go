@@ -172,17 +172,17 @@ const idWidth = 20
 func parseID(id []byte) (kind string, recordID int64, attachment, style string, err error) {
 	i := indexByte(id, '/')
 	if i <= 0 || len(id) < i+1+idWidth+1 || id[i+1+idWidth] != '/' {
-		return "", 0, "", "", fmt.Errorf("malformed object id %q", id)
+		return "", 0, "", "", errMalformedID
 	}
 	kind = string(id[:i])
 	recordID, err = strconv.ParseInt(string(id[i+1:i+1+idWidth]), 10, 64)
 	if err != nil {
-		return "", 0, "", "", fmt.Errorf("malformed object id %q", id)
+		return "", 0, "", "", errMalformedID
 	}
 	rest := id[i+1+idWidth+1:]
 	j := indexByte(rest, '/')
 	if j <= 0 || j == len(rest)-1 {
-		return "", 0, "", "", fmt.Errorf("malformed object id %q", id)
+		return "", 0, "", "", errMalformedID
 	}
 	return kind, recordID, string(rest[:j]), string(rest[j+1:]), nil
 }
@@ -220,6 +220,9 @@ func (o Object) countBytes() int64 {
 
 // kindPrefix is the ID prefix shared by every object of kind.
 func kindPrefix(kind string) string { return kind + "/" }
+
+// errMalformedID is parseID's error: the key is no kind/record id/attachment/style.
+var errMalformedID = errors.New("malformed object id")
 
 // errKindInvalid is returned for a kind filter that could never match.
 var errKindInvalid = errors.New("invalid kind")

@@ -98,7 +98,7 @@ func (db *DB) MarkStale(kind string, after, upTo int64, keep map[string]bool) (i
 				if upTo >= 0 {
 					_, id, _, _, err := parseID(k)
 					if err != nil {
-						return fmt.Errorf("%w: %v", ErrCorrupt, err)
+						return recordError(k, err)
 					}
 					if id > upTo {
 						done = true

@@ -3,6 +3,7 @@ package checkpoint
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -142,7 +143,8 @@ func decodeCounter(v []byte) (objs, n int64) {
 }
 
 // Merge stores the objects plan found, in one transaction: new IDs arrive Pending with
-// CreatedAt = UpdatedAt = now; known IDs keep their status fields and timestamps and get
+// CreatedAt = UpdatedAt = now (an ID SetAsideCorrupt set aside is then no longer set aside);
+// known IDs keep their status fields and timestamps and get
 // Candidates, Size, ContentType, Remote, Private and NoStatus refreshed; duplicate IDs in objs count once (the last wins).
 // Exceptions (see refresh): a Stale object found again is Pending again, and an object whose
 // file name changed (the record got a new file) starts over as Pending, a Done one leaving a
@@ -191,6 +193,13 @@ func (db *DB) Merge(objs []Object) (added, known int, err error) {
 		// Keys past the largest stored one are new without a lookup: a first plan only appends.
 		maxKey, _ := w.objects.Cursor().Last()
 		maxKey = slices.Clone(maxKey)
+		// A record set aside as unreadable that is planned again is no longer set aside.
+		corrupt := tx.Bucket(bucketCorrupt)
+		if corrupt != nil {
+			if k, _ := corrupt.Cursor().First(); k == nil {
+				corrupt = nil
+			}
+		}
 		for _, it := range uniq {
 			in := it.obj
 			var v []byte
@@ -210,13 +219,18 @@ func (db *DB) Merge(objs []Object) (added, known int, err error) {
 					return err
 				}
 				w.count(o.Kind, Pending, 1, o.Size)
+				if corrupt != nil {
+					if err := corrupt.Delete(it.key); err != nil {
+						return err
+					}
+				}
 				added++
 				continue
 			}
 			known++
 			old, err := decodeObject(it.key, v)
 			if err != nil {
-				return fmt.Errorf("%w: %v", ErrCorrupt, err)
+				return recordError(it.key, err)
 			}
 			if slices.Equal(old.Candidates, in.Candidates) && old.Size == in.Size &&
 				old.ContentType == in.ContentType && old.Remote == in.Remote && old.Private == in.Private &&
@@ -282,7 +296,7 @@ func (db *DB) Apply(updates []Update) error {
 			}
 			old, err := decodeObject(it.key, v)
 			if err != nil {
-				return fmt.Errorf("%w: %v", ErrCorrupt, err)
+				return recordError(it.key, err)
 			}
 			o := old
 			o.Status = it.u.Status
@@ -312,7 +326,7 @@ func (db *DB) Get(id string) (obj Object, ok bool, err error) {
 		}
 		obj, err = decodeObject([]byte(id), v)
 		if err != nil {
-			return fmt.Errorf("%w: %v", ErrCorrupt, err)
+			return recordError([]byte(id), err)
 		}
 		ok = true
 		return nil
@@ -402,11 +416,11 @@ func (db *DB) NextPending(after string, kinds []string, n int) ([]Object, error)
 func getObject(objects *bolt.Bucket, key []byte) (Object, error) {
 	v := objects.Get(key)
 	if v == nil {
-		return Object{}, fmt.Errorf("%w: index entry %q has no object", ErrCorrupt, key)
+		return Object{}, recordError(key, errors.New("a status index lists it, but there is no such record"))
 	}
 	o, err := decodeObject(key, v)
 	if err != nil {
-		return Object{}, fmt.Errorf("%w: %v", ErrCorrupt, err)
+		return Object{}, recordError(key, err)
 	}
 	return o, nil
 }
@@ -460,7 +474,7 @@ func (db *DB) walk(bucket []byte, pfx []string, fn func(Object) error) error {
 					var err error
 					if isObjects {
 						if o, err = decodeObject(k, v); err != nil {
-							return fmt.Errorf("%w: %v", ErrCorrupt, err)
+							return recordError(k, err)
 						}
 					} else if o, err = getObject(objects, k); err != nil {
 						return err
@@ -613,7 +627,7 @@ func recount(tx *bolt.Tx) (map[string]map[Status]Count, error) {
 	err := tx.Bucket(bucketObjects).ForEach(func(k, v []byte) error {
 		o, err := decodeObject(k, v)
 		if err != nil {
-			return fmt.Errorf("%w: %v", ErrCorrupt, err)
+			return recordError(k, err)
 		}
 		addCount(out, o.Kind, o.Status, Count{1, o.countBytes()})
 		return nil
@@ -635,10 +649,10 @@ func (db *DB) Verify() error {
 		err := objects.ForEach(func(k, v []byte) error {
 			o, err := decodeObject(k, v)
 			if err != nil {
-				return fmt.Errorf("%w: %v", ErrCorrupt, err)
+				return recordError(k, err)
 			}
 			if id := o.ID(); id != string(k) {
-				return fmt.Errorf("%w: object key %q decodes as %q", ErrCorrupt, k, id)
+				return recordError(k, fmt.Errorf("its key reads as %q", id))
 			}
 			for i, b := range idx {
 				if b == nil { // the stale index of a format 1 file opened ReadOnly
@@ -647,7 +661,7 @@ func (db *DB) Verify() error {
 				kk, _ := b.Cursor().Seek(k)
 				in := kk != nil && bytes.Equal(kk, k)
 				if want := i == indexOf(o.Status); in != want {
-					return fmt.Errorf("%w: object %q is %s but index %s has it: %t", ErrCorrupt, k, o.Status, AllStatuses[i], in)
+					return recordError(k, fmt.Errorf("it is %s but index %s has it: %t", o.Status, AllStatuses[i], in))
 				}
 			}
 			addCount(counts, o.Kind, o.Status, Count{1, o.countBytes()})
@@ -662,7 +676,7 @@ func (db *DB) Verify() error {
 			}
 			err := b.ForEach(func(k, _ []byte) error {
 				if objects.Get(k) == nil {
-					return fmt.Errorf("%w: index %s holds %q, which has no object", ErrCorrupt, AllStatuses[i], k)
+					return recordError(k, fmt.Errorf("index %s lists it, but there is no such record", AllStatuses[i]))
 				}
 				return nil
 			})

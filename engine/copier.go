@@ -50,6 +50,10 @@ type copier struct {
 	// uploads records each multipart upload before its first part and forgets it when it
 	// ends, so that one a killed copy left behind can be aborted (AbortRecordedUploads).
 	uploads UploadLog
+
+	// minRate (bytes/s) and minTime bound each attempt (see transferLimits); 0 = no bound.
+	minRate float64
+	minTime time.Duration
 }
 
 // UploadLog is where the copy records the multipart uploads it starts; *checkpoint.DB is one.
@@ -83,7 +87,7 @@ func (c *copier) copyObject(work context.Context, o checkpoint.Object) (u checkp
 	u = checkpoint.Update{ID: o.ID()}
 	for attempt := 0; ; attempt++ {
 		u.Attempts++
-		key, n, err := c.copyCandidates(work, o)
+		key, n, err := c.attempt(work, o)
 		switch {
 		case err == nil:
 			u.Status, u.Bytes, u.SourceKey, u.Error = checkpoint.Done, n, key, ""
@@ -95,7 +99,7 @@ func (c *copier) copyObject(work context.Context, o checkpoint.Object) (u checkp
 			return u, false, nil
 		case storage.IsBucketWide(err):
 			return u, false, err
-		case (storage.IsRetryable(err) || storage.IsCorrupted(err)) && attempt < c.retries:
+		case (retryable(err) || storage.IsCorrupted(err)) && attempt < c.retries:
 			c.retried.Add(1)
 			d := backoff(c.base, c.max, attempt)
 			c.log.Debug().Str("id", u.ID).Int("attempt", attempt+1).Dur("wait", d).Err(err).Msg("retrying")
@@ -107,7 +111,7 @@ func (c *copier) copyObject(work context.Context, o checkpoint.Object) (u checkp
 			switch {
 			case storage.IsCorrupted(err) && !c.noContentMD5:
 				u.Error = fmt.Sprintf("gave up after %d attempts, the body never arrived intact: %s (if the source encrypts with SSE-KMS or SSE-C its ETags are not MD5s: set [sync] content_md5 = false)", u.Attempts, err)
-			case storage.IsRetryable(err) || storage.IsCorrupted(err):
+			case retryable(err) || storage.IsCorrupted(err):
 				u.Error = fmt.Sprintf("gave up after %d attempts: %s", u.Attempts, err)
 			}
 			return u, true, nil
@@ -115,13 +119,42 @@ func (c *copier) copyObject(work context.Context, o checkpoint.Object) (u checkp
 	}
 }
 
+// retryable reports whether another attempt may succeed: storage.IsRetryable, an attempt that
+// was too slow, or a source whose size the database contradicts (a fresh GET may be whole).
+func retryable(err error) bool {
+	var slow *attemptTimeout
+	var size *sizeDisagreement
+	return storage.IsRetryable(err) || errors.As(err, &slow) || errors.As(err, &size)
+}
+
+// attempt is one try at copying o, within the bounds of minRate and minTime: an attempt out of
+// them is cancelled, and its error is the *attemptTimeout.
+func (c *copier) attempt(work context.Context, o checkpoint.Object) (string, int64, error) {
+	if c.minRate <= 0 {
+		return c.copyCandidates(work, o, nil)
+	}
+	w := newWatch(c.minRate, c.minTime)
+	ctx, end := watchAttempt(work, w)
+	key, n, err := c.copyCandidates(ctx, o, w)
+	var slow *attemptTimeout
+	if err != nil && work.Err() == nil && errors.As(context.Cause(ctx), &slow) {
+		err = slow
+	}
+	end()
+	return key, n, err
+}
+
 // copyCandidates copies the first candidate that exists at the source to the object's DestKey,
 // the key Mastodon asks for, and returns the source key it read and the bytes written. A file
 // an older release (or an interrupted storage upgrade) left under another key thus arrives
 // where the database's Mastodon looks for it.
-func (c *copier) copyCandidates(ctx context.Context, o checkpoint.Object) (string, int64, error) {
+//
+// w, when set, watches the attempt's pace: it learns the size and counts the bytes read.
+// An original whose size the source announces differently from the database is not copied
+// (*sizeDisagreement).
+func (c *copier) copyCandidates(ctx context.Context, o checkpoint.Object, w *watch) (string, int64, error) {
 	if c.server != nil {
-		return c.copyServerSide(ctx, o)
+		return c.copyServerSide(ctx, o, w)
 	}
 	for _, key := range o.Candidates {
 		body, info, err := c.src.Get(ctx, key)
@@ -131,7 +164,16 @@ func (c *copier) copyCandidates(ctx context.Context, o checkpoint.Object) (strin
 		if err != nil {
 			return "", 0, err
 		}
-		err = c.put(ctx, o, o.DestKey(), body, info)
+		if err := checkSize(o, key, info.Size); err != nil {
+			body.Close()
+			return "", 0, err
+		}
+		var r io.Reader = body
+		if w != nil {
+			w.expect(info.Size, true)
+			r = w.count(body)
+		}
+		err = c.put(ctx, o, o.DestKey(), r, info)
 		body.Close()
 		if err != nil {
 			return "", 0, err

@@ -50,6 +50,15 @@ type CopyOptions struct {
 	// the provider throttles; nil = always Concurrency.
 	Throttle *Throttle
 
+	// MinRate (bytes per second) and MinTime bound each attempt at one object: it may take
+	// MinTime plus its size at MinRate, and after MinTime must move its bytes at MinRate on
+	// average; else it is cancelled and retried like a timeout. 0 = what the source and
+	// destination clients ask for (storage.Config.MinRate, MinTime), else storage's defaults
+	// (16 KiB/s, 60 s). A bandwidth limit (LimitBandwidth) lowers the rate to half of each
+	// worker's share.
+	MinRate int64
+	MinTime time.Duration
+
 	BackoffBase time.Duration // first retry delay, 0 = 500ms; doubles per retry, with jitter
 	BackoffMax  time.Duration // longest retry delay, 0 = 30s
 
@@ -126,6 +135,7 @@ func Copy(ctx context.Context, db *checkpoint.DB, src Source, dst Destination, o
 	}()
 
 	c := &copier{src: src, dst: dst, retries: opts.Retries, base: opts.BackoffBase, max: opts.BackoffMax, log: opts.Log, retried: &mon.retries, noContentMD5: opts.NoContentMD5, server: opts.ServerSide, privateACL: opts.PrivateACL, uploads: db}
+	c.minRate, c.minTime = transferLimits(opts, src, dst)
 	jobs := make(chan checkpoint.Object)
 	results := make(chan result, opts.Concurrency)
 

@@ -134,7 +134,9 @@ func probeKey(ctx context.Context, db *checkpoint.DB, kinds []string, src *stora
 
 // copyServerSide is copyCandidates for a server-side copy: the first candidate that exists at
 // the source (HEAD) is copied inside the provider to the object's DestKey.
-func (c *copier) copyServerSide(ctx context.Context, o checkpoint.Object) (string, int64, error) {
+// Like a streamed copy, it copies no original whose size the source and the database tell
+// differently, and w (when set) bounds its time by the size.
+func (c *copier) copyServerSide(ctx context.Context, o checkpoint.Object, w *watch) (string, int64, error) {
 	for _, key := range o.Candidates {
 		info, err := c.server.Head(ctx, key)
 		if storage.IsNotFound(err) {
@@ -142,6 +144,12 @@ func (c *copier) copyServerSide(ctx context.Context, o checkpoint.Object) (strin
 		}
 		if err != nil {
 			return "", 0, err
+		}
+		if err := checkSize(o, key, info.Size); err != nil {
+			return "", 0, err
+		}
+		if w != nil {
+			w.expect(info.Size, false)
 		}
 		opts := storage.PutOptions{
 			ContentType:        info.ContentType,

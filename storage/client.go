@@ -35,6 +35,15 @@ const DefaultMaxConns = 64
 // DefaultIOTimeout is the idle I/O timeout used when Config.IOTimeout is 0.
 const DefaultIOTimeout = 2 * time.Minute
 
+// DefaultMinRate and DefaultMinTime bound one attempt at copying an object when Config.MinRate
+// and Config.MinTime are 0: it may take DefaultMinTime plus its size at DefaultMinRate. 16 KiB/s
+// per object is what 16 workers get from a 2 Mbit/s link: far below any real transfer, far
+// above a server that sends a byte now and then.
+const (
+	DefaultMinRate = 16 << 10 // bytes per second
+	DefaultMinTime = time.Minute
+)
+
 // Config describes one bucket at one S3-compatible endpoint. It is the only input of New.
 type Config struct {
 	// Endpoint is the service URL, e.g. https://s3.eu-central-1.wasabisys.com or
@@ -64,6 +73,13 @@ type Config struct {
 	// (connect, response headers and body transfer alike); 0 means DefaultIOTimeout. Such a
 	// failure is retryable.
 	IOTimeout time.Duration
+	// MinRate and MinTime bound each attempt at copying one object through this client (the
+	// engine enforces them, see TransferLimits): the attempt may take MinTime, plus its size
+	// at MinRate bytes per second, and after MinTime must keep moving bytes at MinRate on
+	// average. 0 means DefaultMinRate and DefaultMinTime. Unlike IOTimeout, this catches a
+	// server that sends a byte now and then, forever.
+	MinRate int64
+	MinTime time.Duration
 	// Observer, when set, is told about every request (for metrics); nil means none.
 	Observer Observer
 	// Limiter, when set, is waited on before every request (--max-rps); nil means no limit.
@@ -79,6 +95,8 @@ type Client struct {
 	endpoint string // for messages: the configured endpoint or "AWS <region>"
 	acl      string
 	public   string // base URL visitors read objects from, without a trailing slash
+	minRate  int64
+	minTime  time.Duration
 }
 
 // New builds a client from cfg only, without network I/O. It returns an error naming the field
@@ -115,7 +133,13 @@ func New(cfg Config) (*Client, error) {
 	if cfg.AccessKey != "" {
 		creds = credentials.NewStaticCredentialsProvider(cfg.AccessKey, cfg.SecretKey, "")
 	}
-	httpClient := &http.Client{Transport: newTransport(maxConns, ioTimeout)}
+	httpClient := &http.Client{
+		Transport: newTransport(maxConns, ioTimeout),
+		// Never follow a redirect: the SDK would read the other host's body as the object's
+		// (and Go forwards the signed Authorization header to the same host on another port).
+		// The 3xx answer itself becomes the error; see Error.Location.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
 	opts := s3.Options{
 		Region:       region,
 		Credentials:  creds,
@@ -145,6 +169,14 @@ func New(cfg Config) (*Client, error) {
 		prefix:   strings.Trim(cfg.KeyPrefix, "/"),
 		endpoint: endpoint,
 		acl:      cfg.ACL,
+		minRate:  cfg.MinRate,
+		minTime:  cfg.MinTime,
+	}
+	if c.minRate <= 0 {
+		c.minRate = DefaultMinRate
+	}
+	if c.minTime <= 0 {
+		c.minTime = DefaultMinTime
 	}
 	if endpoint == "" {
 		c.endpoint = "AWS " + region
@@ -170,10 +202,10 @@ func checkEndpoint(endpoint string) (string, error) {
 		return "", errors.New("storage: endpoint: must not contain user information; set the access key and secret key instead")
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return "", fmt.Errorf("storage: endpoint %q: scheme must be http or https", endpoint)
+		return "", fmt.Errorf("storage: endpoint: scheme %q must be http or https", u.Scheme)
 	}
 	if u.Host == "" || u.Hostname() == "" {
-		return "", fmt.Errorf("storage: endpoint %q: has no host", endpoint)
+		return "", errors.New("storage: endpoint: has no host (want e.g. https://s3.example.com)")
 	}
 	if u.RawQuery != "" || u.Fragment != "" {
 		return "", fmt.Errorf("storage: endpoint %s://%s: must not have a query or fragment", u.Scheme, u.Host)
@@ -184,6 +216,12 @@ func checkEndpoint(endpoint string) (string, error) {
 // String describes the client as "s3://bucket/prefix at endpoint"; it never contains a secret.
 func (c *Client) String() string {
 	return fmt.Sprintf("s3://%s at %s", path(c.bucket, c.prefix), c.endpoint)
+}
+
+// TransferLimits returns the bounds of one attempt at copying an object (Config.MinRate and
+// Config.MinTime, defaults applied).
+func (c *Client) TransferLimits() (minRate int64, minTime time.Duration) {
+	return c.minRate, c.minTime
 }
 
 // Bucket returns the configured bucket name.

@@ -13,11 +13,17 @@ import (
 	"syscall"
 
 	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
 // ErrSizeMismatch is returned (wrapped) by Put when the body yields fewer or more bytes than the
 // size it was given. Nothing is stored in that case. It is not retryable.
 var ErrSizeMismatch = errors.New("body size does not match")
+
+// ErrBodyLength is returned (wrapped) by Get, and by reads of its body, when a GET answer has
+// no Content-Length or its body ends before, or runs past, the Content-Length. It is
+// retryable: a fresh GET may bring the whole object.
+var ErrBodyLength = errors.New("body length does not match Content-Length")
 
 // ErrChecksumMismatch is returned (wrapped) by Put when PutOptions.ContentMD5 is set and the body
 // of a multipart upload does not match it. The upload is aborted. It is not retryable.
@@ -35,6 +41,8 @@ type Error struct {
 	Status   int    // HTTP status; 0 when no response arrived
 	Message  string // the server's message or the transport error, one line
 	Note     string // more to say, e.g. that aborting a multipart upload failed too
+	Location string // a redirect's target (3xx), without user information or query; never followed
+	Region   string // the region a 301 names in x-amz-bucket-region, if any
 	Err      error  // the underlying error
 
 	ctxDone bool // the caller's context was done when the operation failed
@@ -60,6 +68,9 @@ func (e *Error) Error() string {
 func (e *Error) detail() string {
 	var b strings.Builder
 	switch {
+	case okStatus(e.Code, e.Status):
+		// A success status, yet an error: the answer could not be read.
+		b.WriteString(e.Message)
 	case e.Code != "" || e.Status != 0:
 		code := e.Code
 		if code == "" {
@@ -78,6 +89,9 @@ func (e *Error) detail() string {
 	default:
 		b.WriteString(oneLine(fmt.Sprint(e.Err)))
 	}
+	if e.Status >= 300 && e.Status < 400 {
+		b.WriteString(redirectAdvice(e))
+	}
 	if e.Code == "AccessControlListNotSupported" {
 		b.WriteString(" (the bucket has ACLs disabled; configure an empty ACL for it)")
 	}
@@ -88,6 +102,47 @@ func (e *Error) detail() string {
 		}
 	}
 	return b.String()
+}
+
+// redirectAdvice explains a 3xx answer, which s3sync never follows.
+func redirectAdvice(e *Error) string {
+	var b strings.Builder
+	if e.Location != "" {
+		fmt.Fprintf(&b, "; the server redirected to %s", e.Location)
+	} else {
+		b.WriteString("; the server answered with a redirect")
+	}
+	if isWrongEndpoint(e.Code, e.Status) {
+		b.WriteString(": the bucket must be addressed at another endpoint")
+		if e.Region != "" {
+			fmt.Fprintf(&b, ", it is in region %s", e.Region)
+		}
+		fmt.Fprintf(&b, "; set the region and endpoint URL the provider names for bucket %q (now %s)", e.Bucket, e.Endpoint)
+		return b.String()
+	}
+	fmt.Fprintf(&b, ", which s3sync does not follow: an S3 server answers with the object or an error, and a redirect could hand over another host's data or this request's signature; check the endpoint URL (now %s)", e.Endpoint)
+	return b.String()
+}
+
+// isWrongEndpoint reports a 301 (AWS's PermanentRedirect): the bucket lives at another
+// endpoint or in another region, which holds for every object of it. A 308 is not one,
+// although the SDK names a 308 without an error body "PermanentRedirect" after its status text.
+func isWrongEndpoint(code string, status int) bool {
+	return status == http.StatusMovedPermanently || (code == "PermanentRedirect" && status == 0)
+}
+
+// redirectTarget returns a redirect's Location for messages: scheme, host and path only (user
+// information and query may hold secrets), capped in length.
+func redirectTarget(loc string) string {
+	if loc == "" {
+		return ""
+	}
+	u, err := url.Parse(loc)
+	if err != nil {
+		return "an unparsable Location"
+	}
+	u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
+	return oneLine(u.String())
 }
 
 // Unwrap returns the underlying error.
@@ -114,10 +169,30 @@ func (c *Client) newError(ctx context.Context, op, key string, err error) error 
 	if errors.As(err, &respErr) {
 		e.Status = respErr.HTTPStatusCode()
 	}
-	if e.Code == "" && e.Status == 0 {
+	var resp *smithyhttp.ResponseError
+	if errors.As(err, &resp) && resp.Response != nil && resp.Response.Response != nil {
+		if e.Status >= 300 && e.Status < 400 {
+			e.Location = redirectTarget(resp.Response.Header.Get("Location"))
+			e.Region = oneLine(resp.Response.Header.Get("X-Amz-Bucket-Region"))
+		}
+	}
+	switch {
+	case e.Code == "" && e.Status == 0:
 		e.Message = transportMessage(err)
+	case okStatus(e.Code, e.Status):
+		var de *smithy.DeserializationError
+		if errors.As(err, &de) && de.Err != nil {
+			err = de.Err
+		}
+		e.Message = fmt.Sprintf("the answer (HTTP %d) could not be read, it is not the S3 XML it should be: %s", e.Status, transportMessage(err))
 	}
 	return e
+}
+
+// okStatus reports a success status without an S3 error code: an error that arrived with a
+// 2xx answer, which the SDK could not read (broken XML, a body cut short).
+func okStatus(code string, status int) bool {
+	return code == "" && status >= 200 && status < 300
 }
 
 // transportMessage describes an error that carries no S3 response. For an SDK error that is the
@@ -231,7 +306,8 @@ var retryableStatus = map[int]bool{
 
 // IsRetryable reports whether trying the same request again may succeed: throttling and server
 // errors (429, 500, 502, 503, 504, 408, SlowDown, RequestTimeout, InternalError), timeouts of the
-// connection, and broken connections (reset, refused, broken pipe, unexpected EOF). It is false
+// connection, broken connections (reset, refused, broken pipe, unexpected EOF), and a GET body
+// whose length does not match its Content-Length (ErrBodyLength). It is false
 // when the caller's context was cancelled or ran out (context.Canceled, context.DeadlineExceeded),
 // for every other HTTP status, and for ErrSizeMismatch and ErrChecksumMismatch.
 func IsRetryable(err error) bool {
@@ -247,12 +323,16 @@ func IsRetryable(err error) bool {
 	if errors.Is(err, context.Canceled) || chainHas(err, context.DeadlineExceeded) {
 		return false
 	}
+	if errors.Is(err, ErrBodyLength) {
+		return true
+	}
 	if errors.Is(err, ErrSizeMismatch) || errors.Is(err, ErrChecksumMismatch) {
 		return false
 	}
-	if code, status := apiInfo(err); code != "" || status != 0 {
+	if code, status := apiInfo(err); (code != "" || status != 0) && !okStatus(code, status) {
 		return retryableCodes[code] || retryableStatus[status]
 	}
+	// No status that decides, or a 2xx that could not be read: the transport's error does.
 	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 		return true
 	}
@@ -321,12 +401,16 @@ var bucketWideCodes = map[string]bool{
 
 // IsBucketWide reports whether err will be the answer for every object of the bucket (wrong
 // bucket, credentials, region, or an ACL the bucket does not accept), so that going on would
-// only fail every object. A per-object AccessDenied is not bucket-wide.
+// only fail every object. A per-object AccessDenied is not bucket-wide, nor is a redirect
+// other than a 301 (PermanentRedirect, the wrong region or endpoint).
 func IsBucketWide(err error) bool {
 	if err == nil {
 		return false
 	}
-	code, _ := apiInfo(err)
+	code, status := apiInfo(err)
+	if status >= 300 && status < 400 {
+		return isWrongEndpoint(code, status)
+	}
 	return bucketWideCodes[code]
 }
 

@@ -90,6 +90,11 @@ func (c *Client) Get(ctx context.Context, key string) (io.ReadCloser, ObjectInfo
 	if err != nil {
 		return nil, ObjectInfo{}, c.newError(ctx, "get", full, err)
 	}
+	if out.ContentLength == nil || *out.ContentLength < 0 {
+		// Without it a short body cannot be told from a whole one.
+		out.Body.Close()
+		return nil, ObjectInfo{}, c.newError(ctx, "get", full, fmt.Errorf("%w: the answer has no Content-Length", ErrBodyLength))
+	}
 	info := ObjectInfo{
 		Size:               aws.ToInt64(out.ContentLength),
 		ContentType:        aws.ToString(out.ContentType),
@@ -98,19 +103,29 @@ func (c *Client) Get(ctx context.Context, key string) (io.ReadCloser, ObjectInfo
 		ETag:               strings.Trim(aws.ToString(out.ETag), `"`),
 		LastModified:       aws.ToTime(out.LastModified),
 	}
-	return &bodyReader{ctx: ctx, body: out.Body, c: c, key: full}, info, nil
+	return &bodyReader{ctx: ctx, body: out.Body, c: c, key: full, size: info.Size}, info, nil
 }
 
-// bodyReader wraps read errors of a GET body in *Error.
+// bodyReader wraps read errors of a GET body in *Error, and fails (ErrBodyLength) when the body
+// ends before or runs past its Content-Length.
 type bodyReader struct {
 	ctx  context.Context // Get's, to tell the caller's cancellation from a network failure
 	body io.ReadCloser
 	c    *Client
 	key  string
+	size int64 // Content-Length
+	read int64
 }
 
 func (r *bodyReader) Read(p []byte) (int, error) {
 	n, err := r.body.Read(p)
+	r.read += int64(n)
+	switch {
+	case r.read > r.size:
+		err = fmt.Errorf("%w: the body runs past the %d bytes announced", ErrBodyLength, r.size)
+	case err == io.EOF && r.read < r.size:
+		err = fmt.Errorf("%w: the body ended after %d of the %d bytes announced: %w", ErrBodyLength, r.read, r.size, io.ErrUnexpectedEOF)
+	}
 	if err != nil && err != io.EOF {
 		err = r.c.newError(r.ctx, "read", r.key, err)
 	}

@@ -21,6 +21,9 @@ const (
 
 // openCheckpoint opens the checkpoint at path, explaining a lock held by another s3sync.
 func openCheckpoint(path string, readOnly bool) (*checkpoint.DB, error) {
+	if err := checkCheckpointPath(path); err != nil {
+		return nil, err
+	}
 	if !readOnly {
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			return nil, fmt.Errorf("checkpoint %s: %w", path, err)
@@ -61,8 +64,9 @@ func checkLocations(db *checkpoint.DB, cfg *Config, record bool) error {
 		}
 		if have != want[key] {
 			section := "s3." + key
-			return usageErrorf("use another --checkpoint for a different migration, or point the config back at "+have,
-				"checkpoint %s was planned for %s %s, but [%s] now points at %s", db.Path(), key, have, section, want[key])
+			// A checkpoint of an older s3sync may hold an endpoint with a password in it.
+			return usageErrorf("use another --checkpoint for a different migration, or point the config back at "+redactLocation(have),
+				"checkpoint %s was planned for %s %s, but [%s] now points at %s", db.Path(), key, redactLocation(have), section, redactLocation(want[key]))
 		}
 	}
 	return nil
@@ -90,4 +94,39 @@ func (g *globals) writeStopped(path string, db *checkpoint.DB) {
 	if err := engine.WriteStatus(engine.StatusPath(path), st); err != nil {
 		g.log.Warn().Err(err).Msg("cannot write the status file")
 	}
+}
+
+// checkCheckpointPath refuses a checkpoint path that is a symlink to nothing (a target that
+// does not exist, or a loop): opening it for writing would create the target, wherever the
+// link points. A symlink to an existing file, and a path that does not exist, pass.
+func checkCheckpointPath(path string) error {
+	fi, err := os.Lstat(path)
+	if err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		return nil
+	}
+	if _, err := os.Stat(path); err != nil {
+		target, _ := os.Readlink(path)
+		why := "which does not exist"
+		if !errors.Is(err, os.ErrNotExist) {
+			why = fmt.Sprintf("which cannot be followed (%v)", errors.Unwrap(err))
+		}
+		return usageErrorf("point the link at an existing checkpoint, or remove it (rm "+shellQuote(path)+") so that plan creates the checkpoint there",
+			"checkpoint %s is a symlink to %s, %s; s3sync does not create a checkpoint through a dangling symlink", path, target, why)
+	}
+	return nil
+}
+
+// checkpointHeld reports whether another process holds the checkpoint at path open for
+// writing, as a running copy does: a shared (read-only) open of it times out. A checkpoint
+// that does not exist, or cannot be opened for another reason, is not held.
+func checkpointHeld(path string) bool {
+	if checkCheckpointPath(path) != nil {
+		return false
+	}
+	db, err := checkpoint.Open(path, checkpoint.Options{ReadOnly: true, Timeout: 300 * time.Millisecond})
+	if err == nil {
+		db.Close()
+		return false
+	}
+	return errors.Is(err, checkpoint.ErrLocked)
 }

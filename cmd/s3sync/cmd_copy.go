@@ -29,6 +29,7 @@ type copyOptions struct {
 	serverSide  string // --server-side auto|always|never
 	maxRPS      float64
 	bwlimit     string // --bwlimit, e.g. 50M; "" = none
+	skipCorrupt bool   // --skip-corrupt: set unreadable object records aside first
 }
 
 func newCopyCommand(g *globals) *cli.Command {
@@ -54,6 +55,7 @@ func copyFlags(o *copyOptions, full bool) []cli.Flag {
 		&cli.StringFlag{Name: "server-side", Value: "auto", Usage: "`MODE` auto, always or never: copy inside the provider (CopyObject) when source and destination share an endpoint; auto probes once and streams when refused", Destination: &o.serverSide},
 		&cli.Float64Flag{Name: "max-rps", Usage: "at most `N` requests per second to each of source and destination", DefaultText: "no limit", Destination: &o.maxRPS},
 		&cli.StringFlag{Name: "bwlimit", Usage: "at most `RATE` bytes per second streamed (e.g. 50M, 800k)", DefaultText: "no limit", Destination: &o.bwlimit},
+		&cli.BoolFlag{Name: "skip-corrupt", Usage: "first check every record of the checkpoint and set unreadable ones aside (listed; `s3sync plan` plans them again), then copy the rest", Destination: &o.skipCorrupt},
 	}
 	if !full {
 		return flags
@@ -69,7 +71,9 @@ func copyFlags(o *copyOptions, full bool) []cli.Flag {
 }
 
 // runCopy is copy, and the copy half of retry-failed (requeue then set).
-func runCopy(c *cli.Context, g *globals, o copyOptions, requeue []checkpoint.Status) error {
+func runCopy(c *cli.Context, g *globals, o copyOptions, requeue []checkpoint.Status) (err error) {
+	var path string
+	defer func() { err = explainCorrupt(g, path, err) }()
 	kindNames, err := kindNamesOf(o.only)
 	if err != nil {
 		return err
@@ -85,7 +89,13 @@ func runCopy(c *cli.Context, g *globals, o copyOptions, requeue []checkpoint.Sta
 	if err != nil {
 		return err
 	}
-	path := shardCheckpointPath(cfg, g.checkpoint, lim.shard)
+	if o.skipCorrupt && o.dryRun {
+		return usageErrorf("s3sync copy --resume --skip-corrupt", "--skip-corrupt changes the checkpoint; --dry-run changes nothing")
+	}
+	path = shardCheckpointPath(cfg, g.checkpoint, lim.shard)
+	if err := checkCheckpointPath(path); err != nil {
+		return err
+	}
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return usageErrorf("s3sync plan", "checkpoint %s does not exist yet", path)
 	}
@@ -102,6 +112,11 @@ func runCopy(c *cli.Context, g *globals, o copyOptions, requeue []checkpoint.Sta
 	}
 	if o.dryRun {
 		return dryRun(g, db, kindNames, o.limit)
+	}
+	if o.skipCorrupt {
+		if err := setAsideCorrupt(g, db); err != nil { // corrupt.go
+			return err
+		}
 	}
 	if requeue == nil && !o.resume {
 		if err := refuseOverProgress(g, db); err != nil {

@@ -64,8 +64,8 @@ func newFixACLCommand(g *globals) *cli.Command {
 }
 
 func runFixACL(c *cli.Context, g *globals, o fixACLOptions) error {
-	if o.concurrency < 0 {
-		return usageErrorf("", "--concurrency must not be negative")
+	if err := checkConcurrencyFlag(o.concurrency); err != nil {
+		return err
 	}
 	kinds, err := kindNamesOf(o.only)
 	if err != nil {

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/urfave/cli/v2"
 
@@ -42,6 +41,9 @@ func runOrphans(c *cli.Context, g *globals, o orphansOptions) error {
 	if err := cfg.requireDatabase(); err != nil {
 		return err
 	}
+	if err := checkOutput(o.output, g.protectedFiles(cfg.checkpointPath(g.checkpoint))); err != nil { // output.go
+		return err
+	}
 	src, err := storage.New(*cfg.Source)
 	if err != nil {
 		return &configError{"s3.source", "", err.Error()}
@@ -57,13 +59,13 @@ func runOrphans(c *cli.Context, g *globals, o orphansOptions) error {
 
 	var out io.Writer = g.stdout
 	summary := g.stdout
+	var file *outputFile // --output: a temporary file, in place only once the listing is complete
 	if o.output != "" {
-		f, err := os.OpenFile(o.output, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-		if err != nil {
-			return usageErrorf("", "--output: %v", err)
+		if file, err = createOutput(o.output, 0o600); err != nil {
+			return err
 		}
-		defer f.Close()
-		out = f
+		defer file.discard()
+		out = file
 	} else {
 		summary = g.stderr
 	}
@@ -73,6 +75,11 @@ func runOrphans(c *cli.Context, g *globals, o orphansOptions) error {
 			return errInterrupted
 		}
 		return err
+	}
+	if file != nil {
+		if err := file.commit(); err != nil {
+			return err
+		}
 	}
 	fmt.Fprintf(summary, "listed %d key(s), %s; orphans %d, %s (of which outside Mastodon's layout %d, %s)\n",
 		tot.Listed, engine.FormatBytes(tot.ListedBytes), tot.Orphans, engine.FormatBytes(tot.OrphanBytes),

@@ -79,11 +79,13 @@ func runPlan(c *cli.Context, g *globals, o planOptions) error {
 	start := time.Now()
 	bars := g.startPlanBars()
 	staleBefore := staleCount(db)
+	keys := newOverlongKeys(cfg, g.log) // keylimit.go: keys S3 cannot hold are left out
 	sums, err := runPlanStage(c.Context, g, cfg, o.delta, reader, engine.ShardCatalog(reader, shard), db, engine.PlanOptions{Kinds: kinds, Limit: o.limit, Offset: o.offset, Log: g.log,
-		OnStart: bars.start, OnPage: bars.page})
+		OnStart: bars.start, OnPage: bars.page}, keys)
 	bars.stop(err == nil)
 	printPlan(g, sums, time.Since(start))
 	printPlanDelta(g, sums, staleBefore, db)
+	keys.print(g.stdout)
 	if err != nil {
 		if c.Context.Err() != nil {
 			return errInterrupted

@@ -61,10 +61,16 @@ func runReport(c *cli.Context, g *globals, o reportOptions) error {
 		return err
 	}
 	if o.merge || c.Args().Len() > 0 {
-		return runReportMerge(g, o, c.Args().Slice(), kinds, statuses)
+		return reportMergeTo(g, o, c.Args().Slice(), kinds, statuses)
 	}
 	path, err := g.reportCheckpointPath()
 	if err != nil {
+		return err
+	}
+	if err := checkOutput(o.output, g.protectedFiles(path)); err != nil { // output.go
+		return err
+	}
+	if err := checkCheckpointPath(path); err != nil {
 		return err
 	}
 
@@ -81,16 +87,19 @@ func runReport(c *cli.Context, g *globals, o reportOptions) error {
 	}
 
 	w := g.stdout
+	var out *outputFile // --output: a temporary file, in place only once the report is complete
 	if o.output != "" {
-		f, err := os.Create(o.output)
-		if err != nil {
-			return usageErrorf("", "--output: %v", err)
+		if out, err = createOutput(o.output, 0o666); err != nil {
+			return err
 		}
-		defer f.Close()
-		w = f
+		defer out.discard()
+		w = out
 	}
 	if locked {
-		return reportWhileLocked(c.Context, g, w, path, o.format, kinds, statuses)
+		if err := reportWhileLocked(c.Context, g, w, path, o.format, kinds, statuses); err != nil {
+			return err
+		}
+		return commitReport(g, out, o.output)
 	}
 
 	filter := checkpoint.Filter{Kinds: kinds, Statuses: statuses}
@@ -107,14 +116,51 @@ func runReport(c *cli.Context, g *globals, o reportOptions) error {
 		if err == nil && (len(statuses) == 0 || slices.Contains(statuses, checkpoint.Missing)) {
 			err = writeRefetchable(w, db, kinds) // report_refetch.go
 		}
+		if err == nil {
+			err = writeSetAside(w, db) // corrupt.go
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
-	if o.output != "" {
-		fmt.Fprintf(g.stderr, "report written to %s\n", o.output)
+	return commitReport(g, out, o.output)
+}
+
+// commitReport puts a complete --output report in place; out is nil without --output.
+func commitReport(g *globals, out *outputFile, name string) error {
+	if out == nil {
+		return nil
 	}
+	if err := out.commit(); err != nil {
+		return err
+	}
+	fmt.Fprintf(g.stderr, "report written to %s\n", name)
 	return nil
+}
+
+// reportMergeTo is `report --merge` with --output checked against every checkpoint given,
+// and written through a temporary file like every --output (runReportMerge writes to the
+// stdout it is given).
+func reportMergeTo(g *globals, o reportOptions, paths []string, kinds []string, statuses []checkpoint.Status) error {
+	if o.output == "" {
+		return runReportMerge(g, o, paths, kinds, statuses)
+	}
+	if err := checkOutput(o.output, g.protectedFiles(paths...)); err != nil {
+		return err
+	}
+	out, err := createOutput(o.output, 0o666)
+	if err != nil {
+		return err
+	}
+	defer out.discard()
+	to := *g
+	to.stdout = out
+	merged := o
+	merged.output = ""
+	if err := runReportMerge(&to, merged, paths, kinds, statuses); err != nil {
+		return err
+	}
+	return commitReport(g, out, o.output)
 }
 
 // reportWhileLocked answers for the command holding the checkpoint: from its status server
@@ -126,9 +172,14 @@ func reportWhileLocked(ctx context.Context, g *globals, w io.Writer, path, forma
 		return fmt.Errorf("checkpoint %s is in use by another s3sync process; try again when it has finished", path)
 	}
 	if st.StatusAddr != "" {
-		done, err := reportFromServer(ctx, g, w, st, format, kinds, statuses)
-		if done || err != nil {
-			return err
+		if addr, err := statusFileAddr(path, st); err != nil { // cmd_status.go: only a holder's, on loopback
+			g.log.Warn().Msg(err.Error() + "; reporting from the status snapshot")
+		} else {
+			st.StatusAddr = addr
+			done, err := reportFromServer(ctx, g, w, st, format, kinds, statuses)
+			if done || err != nil {
+				return err
+			}
 		}
 	}
 	if format != "table" || st.Counts == nil {

@@ -41,7 +41,7 @@ func runReportMerge(g *globals, o reportOptions, paths []string, kinds []string,
 		dbs = append(dbs, db)
 		src, _ := db.GetMeta(metaSource)
 		dst, _ := db.GetMeta(metaDestination)
-		if loc := src + " → " + dst; where == "" {
+		if loc := redactLocation(src) + " → " + redactLocation(dst); where == "" {
 			where, whereFrom = loc, path
 		} else if loc != where {
 			return usageErrorf("", "checkpoints %s and %s belong to different migrations (%s; %s)", whereFrom, path, where, loc)
@@ -54,15 +54,7 @@ func runReportMerge(g *globals, o reportOptions, paths []string, kinds []string,
 		}
 	}
 
-	w := g.stdout
-	if o.output != "" {
-		f, err := os.Create(o.output)
-		if err != nil {
-			return usageErrorf("", "--output: %v", err)
-		}
-		defer f.Close()
-		w = f
-	}
+	w := g.stdout // reportMergeTo points it at the --output file (cmd_report.go)
 	filter := checkpoint.Filter{Kinds: kinds, Statuses: statuses}
 	each := func(yield func(engine.Row) error) error {
 		for _, db := range dbs {
@@ -91,9 +83,6 @@ func runReportMerge(g *globals, o reportOptions, paths []string, kinds []string,
 	}
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
-	}
-	if o.output != "" {
-		fmt.Fprintf(g.stderr, "report of %d checkpoints written to %s\n", len(dbs), o.output)
 	}
 	return nil
 }

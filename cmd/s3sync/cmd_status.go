@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -58,7 +59,9 @@ func runStatus(c *cli.Context, g *globals, o statusOptions) error {
 }
 
 // findStatusServer resolves the status server's address and token: --addr, else the running
-// command's status file, else [sync] status_addr. No config file is needed with --addr.
+// command's status file, else [sync] status_addr. No config file is needed with --addr. The
+// status file's address is used only when a running copy holds the checkpoint and the
+// address is on this machine (statusFileAddr): the token is never sent elsewhere.
 func (g *globals) findStatusServer(flag string) (addr, token string, err error) {
 	token = g.getenv("S3SYNC_STATUS_TOKEN")
 	var cfg *Config
@@ -80,7 +83,11 @@ func (g *globals) findStatusServer(flag string) (addr, token string, err error) 
 	st, err := engine.ReadStatus(engine.StatusPath(cp))
 	switch {
 	case err == nil && st.Alive() && st.StatusAddr != "":
-		return st.StatusAddr, token, nil
+		addr, err := statusFileAddr(cp, st)
+		if err != nil {
+			return "", "", err
+		}
+		return addr, token, nil
 	case err == nil && st.Alive():
 		return "", "", usageErrorf("s3sync copy --resume --status-addr 127.0.0.1:5555",
 			"the running `s3sync %s` (pid %d) has no status server; `s3sync report` shows its counts, and the next copy can have one with --status-addr", st.Command, st.PID)
@@ -91,6 +98,38 @@ func (g *globals) findStatusServer(flag string) (addr, token string, err error) 
 		return "", "", err
 	}
 	return "", "", fmt.Errorf("no copy is running on checkpoint %s; `s3sync report` shows where it stands", cp)
+}
+
+// statusFileAddr returns the status server address the status file of checkpoint cp names,
+// once it is believable: a running copy holds the checkpoint (its lock, not only a live pid:
+// a pid can be reused, a file forged), and the address is a loopback one. s3sync status and
+// report send the status token there, so a status file that anyone able to write beside the
+// checkpoint could have forged must not pick where it goes; --addr names any server.
+func statusFileAddr(cp string, st engine.Status) (string, error) {
+	if !checkpointHeld(cp) {
+		return "", fmt.Errorf("no s3sync holds checkpoint %s, yet its status file %s names a running `s3sync %s` (pid %d) with a status server at %s: the file is stale or forged, so s3sync does not contact that address; pass --addr HOST:PORT to ask a status server you know",
+			cp, engine.StatusPath(cp), st.Command, st.PID, st.StatusAddr)
+	}
+	addr := dialable(st.StatusAddr)
+	if !isLoopbackAddr(addr) {
+		return "", fmt.Errorf("the status file %s names the status server %s, which is not a loopback address: s3sync does not contact it (the token would go there); pass --addr %s if that server is yours",
+			engine.StatusPath(cp), st.StatusAddr, st.StatusAddr)
+	}
+	return addr, nil
+}
+
+// isLoopbackAddr reports whether host:port names this machine's loopback interface:
+// 127.0.0.0/8, ::1 or localhost.
+func isLoopbackAddr(hostport string) bool {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // dialable turns a listen address into one to connect to: a wildcard host means this machine.

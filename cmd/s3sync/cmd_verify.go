@@ -55,8 +55,14 @@ func runVerify(c *cli.Context, g *globals, o verifyOptions) error {
 	if o.all && o.sample > 0 {
 		return usageErrorf("s3sync verify --sample N, or s3sync verify --all", "--sample and --all exclude each other")
 	}
-	if o.sample < 0 || o.concurrency < 0 || o.rate < 0 {
-		return usageErrorf("", "--sample, --concurrency and --rate must not be negative")
+	if o.sample < 0 {
+		return usageErrorf("", "--sample must not be negative")
+	}
+	if err := checkConcurrencyFlag(o.concurrency); err != nil {
+		return err
+	}
+	if err := checkRequestRate("--rate", o.rate); err != nil {
+		return err
 	}
 	kinds, err := kindNamesOf(o.only)
 	if err != nil {

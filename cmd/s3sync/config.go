@@ -9,10 +9,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"gopkg.in/ini.v1"
 
 	"github.com/s3sync/s3sync/catalog"
+	"github.com/s3sync/s3sync/engine"
 	"github.com/s3sync/s3sync/storage"
 )
 
@@ -24,6 +26,14 @@ const (
 	defaultRetries     = 10
 	defaultACL         = "public-read"
 	defaultPGPort      = 5432
+)
+
+// Bounds of [sync] min_rate and min_time (defaults: storage.DefaultMinRate, DefaultMinTime).
+const (
+	minMinRate = 1 << 10 // 1 KiB/s
+	maxMinRate = 1 << 30 // 1 GiB/s
+	minMinTime = time.Second
+	maxMinTime = time.Hour
 )
 
 // Config is the parsed configuration file. Sections that are absent stay zero and are
@@ -42,6 +52,12 @@ type Config struct {
 	StatusToken string // [sync] status_token or $S3SYNC_STATUS_TOKEN: required by the status server, "" = none
 	RemoteCache string // [sync] remote_cache: "copy" (default) or "skip" cached remote media in plan
 	ACLPolicy   string // [s3.destination] acl_policy: "fixed" (default, acl for every object) or "mastodon" (see acl_policy.go)
+	// MinRate (bytes/s) and MinTime bound each attempt at copying one object ([sync] min_rate,
+	// default 16 KiB/s; min_time, default 60 s): it may take MinTime plus its size at MinRate,
+	// and after MinTime must keep moving bytes at MinRate on average. They are set on Source and
+	// Destination too, where the copy reads them (storage.Client.TransferLimits).
+	MinRate int64
+	MinTime time.Duration
 
 	Warnings []string // things ignored on purpose, logged by the caller
 }
@@ -75,7 +91,8 @@ func ParseConfig(r io.Reader, getenv func(string) string) (*Config, error) {
 		reason, _, _ := strings.Cut(strings.TrimSpace(err.Error()), ":")
 		return nil, fmt.Errorf("not a valid INI file (%s); lines must be [section], key = value, or ; comment", reason)
 	}
-	cfg := &Config{Concurrency: defaultConcurrency, Retries: defaultRetries, ContentMD5: true}
+	cfg := &Config{Concurrency: defaultConcurrency, Retries: defaultRetries, ContentMD5: true,
+		MinRate: storage.DefaultMinRate, MinTime: storage.DefaultMinTime}
 	p := &parser{f: f, getenv: getenv, cfg: cfg}
 
 	known := map[string]bool{ini.DefaultSection: true, "s3.source": true, "s3.destination": true,
@@ -102,7 +119,7 @@ func ParseConfig(r io.Reader, getenv func(string) string) (*Config, error) {
 	if s := p.section("celery"); s != nil {
 		p.known(s, "concurrency", "broker", "backend")
 		if s.HasKey("concurrency") {
-			cfg.Concurrency = p.integer(s, "concurrency", defaultConcurrency, 1, 10000)
+			cfg.Concurrency = p.integer(s, "concurrency", defaultConcurrency, 1, maxConcurrency)
 		}
 		for _, k := range []string{"broker", "backend"} {
 			if s.HasKey(k) {
@@ -111,9 +128,9 @@ func ParseConfig(r io.Reader, getenv func(string) string) (*Config, error) {
 		}
 	}
 	if s := p.section("sync"); s != nil {
-		p.known(s, "concurrency", "checkpoint", "retries", "content_md5", "status_addr", "status_token", "remote_cache")
+		p.known(s, "concurrency", "checkpoint", "retries", "content_md5", "status_addr", "status_token", "remote_cache", "min_rate", "min_time")
 		if s.HasKey("concurrency") {
-			cfg.Concurrency = p.integer(s, "concurrency", defaultConcurrency, 1, 10000)
+			cfg.Concurrency = p.integer(s, "concurrency", defaultConcurrency, 1, maxConcurrency)
 		}
 		cfg.Checkpoint = strings.TrimSpace(s.Key("checkpoint").String())
 		cfg.Retries = p.integer(s, "retries", defaultRetries, 0, 100)
@@ -121,6 +138,13 @@ func ParseConfig(r io.Reader, getenv func(string) string) (*Config, error) {
 		cfg.StatusAddr = p.statusAddr(s)
 		cfg.StatusToken = p.str(s, "status_token")
 		cfg.RemoteCache = p.remoteCache(s) // delta_config.go
+		cfg.MinRate = p.minRate(s)
+		cfg.MinTime = p.minTime(s)
+	}
+	for _, c := range []*storage.Config{cfg.Source, cfg.Destination} {
+		if c != nil {
+			c.MinRate, c.MinTime = cfg.MinRate, cfg.MinTime
+		}
 	}
 	if v := getenv("S3SYNC_STATUS_TOKEN"); v != "" {
 		cfg.StatusToken = v
@@ -241,12 +265,16 @@ func (p *parser) s3(s *ini.Section, envPrefix string, destination bool) *storage
 		p.fail(s.Name(), "endpoint_url", "is empty and so is region: set endpoint_url to the provider's S3 URL, or region for AWS S3")
 	}
 	if c.Endpoint != "" {
+		// No message echoes the value as written: it may hold a password (user:pass@host).
 		u, err := url.Parse(c.Endpoint)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			p.fail(s.Name(), "endpoint_url", "%q is not an http(s) URL like https://s3.example.com", c.Endpoint)
-		} else if port := u.Port(); port != "" {
-			if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-				p.fail(s.Name(), "endpoint_url", "%q has an invalid port", c.Endpoint)
+		switch {
+		case hasUserInfo(c.Endpoint, u, err):
+			p.fail(s.Name(), "endpoint_url", "must not contain a user name or password (user:password@ before the host); s3sync signs requests with access_key and secret_key: remove them from the URL")
+		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+			p.fail(s.Name(), "endpoint_url", "%q is not an http(s) URL like https://s3.example.com", redactEndpoint(c.Endpoint))
+		case u.Port() != "":
+			if n, err := strconv.Atoi(u.Port()); err != nil || n < 1 || n > 65535 {
+				p.fail(s.Name(), "endpoint_url", "%q has an invalid port", redactEndpoint(c.Endpoint))
 			}
 		}
 	}
@@ -344,7 +372,7 @@ func loadConfig(path string, getenv func(string) string) (*Config, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, usageErrorf("copy private/config.sample.ini to %s and fill it in, or pass --config FILE",
+			return nil, usageErrorf("copy private/config.sample.ini to "+shellQuote(path)+" and fill it in, or pass --config FILE",
 				"config file %s not found", path)
 		}
 		return nil, usageErrorf("", "config file %s: %v", path, err)
@@ -366,12 +394,94 @@ func endpointName(e string) string {
 	if e == "" {
 		return "AWS S3"
 	}
+	return redactEndpoint(e)
+}
+
+// hasUserInfo reports whether an endpoint (u, err: url.Parse's answer for it) names a user or
+// password, also when it does not parse or has no scheme (a password may hold any character).
+func hasUserInfo(endpoint string, u *url.URL, err error) bool {
+	if err == nil && u.Opaque == "" {
+		return u.User != nil
+	}
+	authority := endpoint
+	if _, rest, ok := strings.Cut(endpoint, "//"); ok {
+		authority = rest
+	}
+	// The authority ends at the first /, ? or # after the last @: a password may hold those.
+	return strings.Contains(authority, "@")
+}
+
+// redactEndpoint returns an endpoint URL fit for messages: without user information, query
+// or fragment, which may hold secrets, even when it does not parse.
+func redactEndpoint(e string) string {
+	u, err := url.Parse(e)
+	if err == nil && u.Opaque == "" { // "user:pass@host" parses as scheme "user", opaque "pass@host"
+		if u.User == nil && u.RawQuery == "" && !u.ForceQuery && u.Fragment == "" {
+			return e // as written: a checkpoint records it (location)
+		}
+		u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
+		return u.String()
+	}
+	if i := strings.LastIndex(e, "@"); i >= 0 {
+		if j := strings.Index(e, "//"); j >= 0 && j < i {
+			e = e[:j+2] + "…@" + e[i+1:]
+		} else {
+			e = "…@" + e[i+1:]
+		}
+	}
+	if i := strings.IndexAny(e, "?#"); i >= 0 {
+		e = e[:i]
+	}
 	return e
+}
+
+// minRate reads [sync] min_rate: a rate such as 16K, 64KiB/s, 1M or 65536 (bytes per second).
+func (p *parser) minRate(s *ini.Section) int64 {
+	v := p.str(s, "min_rate")
+	if v == "" {
+		return storage.DefaultMinRate
+	}
+	n, err := engine.ParseBytes(v)
+	if err != nil || n < minMinRate || n > maxMinRate {
+		p.fail(s.Name(), "min_rate", "%q is not a rate from 1K to 1G per second, such as 16K (the default), 64KiB/s or 1M", v)
+		return storage.DefaultMinRate
+	}
+	return n
+}
+
+// minTime reads [sync] min_time: a duration such as 60s, 2m or 90 (seconds).
+func (p *parser) minTime(s *ini.Section) time.Duration {
+	v := p.str(s, "min_time")
+	if v == "" {
+		return storage.DefaultMinTime
+	}
+	d, err := time.ParseDuration(v)
+	if n, aerr := strconv.Atoi(v); aerr == nil {
+		d, err = time.Duration(n)*time.Second, nil
+	}
+	if err != nil || d < minMinTime || d > maxMinTime {
+		p.fail(s.Name(), "min_time", "%q is not a duration from 1s to 1h, such as 60s (the default), 2m or 90", v)
+		return storage.DefaultMinTime
+	}
+	return d
+}
+
+// redactLocation returns a location a checkpoint recorded (see location) fit for messages:
+// s3sync before 2026-11 accepted, and recorded, an endpoint with a password in it.
+func redactLocation(loc string) string {
+	endpoint, rest, ok := strings.Cut(loc, " s3://")
+	if !ok {
+		return redactEndpoint(loc)
+	}
+	if endpoint == "AWS S3" {
+		return loc
+	}
+	return redactEndpoint(endpoint) + " s3://" + rest
 }
 
 // location is the identity a checkpoint records for a bucket: endpoint, bucket and key prefix.
 func location(c *storage.Config) string {
-	s := endpointName(strings.TrimRight(c.Endpoint, "/")) + " s3://" + c.Bucket
+	s := endpointName(strings.TrimRight(c.Endpoint, "/")) + " s3://" + c.Bucket // endpointName redacts
 	if c.KeyPrefix != "" {
 		s += "/" + c.KeyPrefix
 	}

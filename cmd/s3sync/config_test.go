@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 const goodConfig = `
@@ -130,6 +131,93 @@ var badConfigs = []struct {
 	{"same bucket", "endpoint_url = https://s3.new.example:9000\nbucket = new-media\npath_style = true\nkey_prefix = /mastodon/\n",
 		"endpoint_url = https://s3.old.example\nbucket = old-media\n", "[s3.destination] bucket: source and destination are the same bucket"},
 	{"not ini", "[s3.source]", "[s3.source", "not a valid INI file"},
+	// A password in the endpoint is refused, and no message repeats it, even when the URL
+	// does not parse or is wrong in another way too.
+	{"password in source url", "endpoint_url = https://s3.old.example\n", "endpoint_url = https://SRCACCESS:SRCSECRET@s3.old.example\n",
+		"[s3.source] endpoint_url: must not contain a user name or password"},
+	{"user in destination url", "https://s3.new.example:9000", "https://DSTACCESS@s3.new.example:9000",
+		"[s3.destination] endpoint_url: must not contain a user name or password"},
+	{"password in unparsable url", "https://s3.new.example:9000", "https://u:DSTSECRET%zz@s3.new.example:9000",
+		"[s3.destination] endpoint_url: must not contain a user name or password"},
+	{"password with slash in url", "https://s3.new.example:9000", "https://u:DST/SECRET@s3.new.example:9000",
+		"[s3.destination] endpoint_url: must not contain a user name or password"},
+	{"password in url with bad port", "https://s3.new.example:9000", "https://u:DSTSECRET@s3.new.example:99999",
+		"[s3.destination] endpoint_url: must not contain a user name or password"},
+	{"password in url without scheme", "endpoint_url = https://s3.old.example\n", "endpoint_url = u:SRCSECRET@s3.old.example:9000\n",
+		"[s3.source] endpoint_url: must not contain a user name or password"},
+	{"password in ftp url", "endpoint_url = https://s3.old.example\n", "endpoint_url = ftp://u:SRCSECRET@s3.old.example\n",
+		"[s3.source] endpoint_url: must not contain a user name or password"},
+	{"bad min_rate", "retries = 2", "retries = 2\nmin_rate = fast", "[sync] min_rate"},
+	{"min_rate below 1K", "retries = 2", "retries = 2\nmin_rate = 100", "[sync] min_rate"},
+	{"bad min_time", "retries = 2", "retries = 2\nmin_time = soon", "[sync] min_time"},
+	{"min_time below 1s", "retries = 2", "retries = 2\nmin_time = 100ms", "[sync] min_time"},
+	{"min_time above 1h", "retries = 2", "retries = 2\nmin_time = 2h", "[sync] min_time"},
+}
+
+// The per-attempt bounds: defaults, human sizes and durations, and both S3 sides get them.
+func TestParseConfigMinRate(t *testing.T) {
+	cfg, err := ParseConfig(strings.NewReader(goodConfig), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.MinRate != 16<<10 || cfg.MinTime != time.Minute || cfg.Source.MinRate != 16<<10 || cfg.Destination.MinTime != time.Minute {
+		t.Errorf("defaults: %d %s, source %d, destination %s", cfg.MinRate, cfg.MinTime, cfg.Source.MinRate, cfg.Destination.MinTime)
+	}
+	for _, c := range []struct {
+		rate, time string
+		wantRate   int64
+		wantTime   time.Duration
+	}{
+		{"64K", "60s", 64 << 10, time.Minute},
+		{"1M", "2m", 1 << 20, 2 * time.Minute},
+		{"16KiB/s", "90", 16 << 10, 90 * time.Second},
+		{"1024", "1s", 1024, time.Second},
+		{"1G", "1h", 1 << 30, time.Hour},
+	} {
+		text := strings.Replace(goodConfig, "retries = 2", "retries = 2\nmin_rate = "+c.rate+"\nmin_time = "+c.time, 1)
+		cfg, err := ParseConfig(strings.NewReader(text), noEnv)
+		if err != nil {
+			t.Errorf("%s %s: %v", c.rate, c.time, err)
+			continue
+		}
+		if cfg.MinRate != c.wantRate || cfg.MinTime != c.wantTime || cfg.Source.MinRate != c.wantRate || cfg.Destination.MinRate != c.wantRate ||
+			cfg.Source.MinTime != c.wantTime || cfg.Destination.MinTime != c.wantTime {
+			t.Errorf("%s %s: %d %s (source %d %s, destination %d %s)", c.rate, c.time, cfg.MinRate, cfg.MinTime,
+				cfg.Source.MinRate, cfg.Source.MinTime, cfg.Destination.MinRate, cfg.Destination.MinTime)
+		}
+		if len(cfg.Warnings) != 0 {
+			t.Errorf("warnings: %q", cfg.Warnings)
+		}
+	}
+}
+
+// Endpoints in messages never show user information, a query or a fragment, even when they
+// do not parse; an endpoint without them is shown as written (a checkpoint records it).
+func TestRedactEndpoint(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://s3.example.com":             "https://s3.example.com",
+		"http://127.0.0.1:7070/":             "http://127.0.0.1:7070/",
+		"https://user:secret@s3.example.com": "https://s3.example.com",
+		"https://s3.example.com/?k=secret":   "https://s3.example.com/",
+		"https://u:sec%zzret@h.example":      "https://…@h.example",
+		"https://u:se/cr@et@h.example:99":    "https://…@h.example:99",
+		"u:secret@h.example?x=secret":        "…@h.example",
+		"u:secret@h.example:9000":            "…@h.example:9000",
+	} {
+		if got := redactEndpoint(in); got != want {
+			t.Errorf("redactEndpoint(%q) = %q, want %q", in, got, want)
+		}
+	}
+	for in, want := range map[string]string{
+		"http://127.0.0.1:7070 s3://media":            "http://127.0.0.1:7070 s3://media",
+		"AWS S3 s3://media/prefix":                    "AWS S3 s3://media/prefix",
+		"http://u:secret@127.0.0.1:7070 s3://media":   "http://127.0.0.1:7070 s3://media",
+		"http://u:sec%zz@127.0.0.1:7070 s3://media/p": "http://…@127.0.0.1:7070 s3://media/p",
+	} {
+		if got := redactLocation(in); got != want {
+			t.Errorf("redactLocation(%q) = %q, want %q", in, got, want)
+		}
+	}
 }
 
 // Each bad config names the section and key at fault and never echoes a secret.
@@ -147,7 +235,7 @@ func TestParseConfigErrors(t *testing.T) {
 			if !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error %q does not contain %q", err, tc.want)
 			}
-			for _, secret := range []string{"SRCSECRET", "DSTSECRET", "PGSECRET", "SRCACCESS", "DSTACCESS"} {
+			for _, secret := range []string{"SRCSECRET", "DSTSECRET", "PGSECRET", "SRCACCESS", "DSTACCESS", "SECRET"} {
 				if strings.Contains(err.Error(), secret) {
 					t.Errorf("error leaks %s: %q", secret, err)
 				}

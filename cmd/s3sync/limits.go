@@ -2,11 +2,31 @@ package main
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/rs/zerolog"
 
 	"github.com/s3sync/s3sync/engine"
 	"github.com/s3sync/s3sync/storage"
+)
+
+// Bounds of the limit flags. A value outside them is a usage error naming the flag and the
+// range: NaN, infinities, negative, tiny or huge values would otherwise make a limiter that
+// never lets a request through (--max-rps 1e-300, or 1e300 whose burst overflows), or
+// silently no limit at all (--bwlimit 1e-300 rounds to 0).
+const (
+	// maxConcurrency is the bound of [sync] concurrency (config.go) and of --concurrency.
+	maxConcurrency = 10000
+	// minMaxRPS and maxMaxRPS bound --max-rps, requests per second per side (0 = no limit).
+	// Below one request a second a migration of millions of objects takes months; above a
+	// million no provider answers that fast.
+	minMaxRPS = 1
+	maxMaxRPS = 1_000_000
+	// minBWLimit and maxBWLimit bound --bwlimit, bytes per second: 1k to 1024G (1 TiB/s).
+	// Below 1 KiB/s one avatar takes minutes (--bwlimit 10 is more likely a forgotten M).
+	minBWLimit = 1 << 10
+	maxBWLimit = 1 << 40
 )
 
 // copyLimits are copy's and retry-failed's --shard, --server-side, --max-rps and --bwlimit.
@@ -28,16 +48,70 @@ func parseLimitFlags(o copyOptions) (copyLimits, error) {
 	default:
 		return l, usageErrorf("--server-side auto", "--server-side %q is not auto, always or never", o.serverSide)
 	}
-	if o.maxRPS < 0 {
-		return l, usageErrorf("--max-rps 100", "--max-rps must not be negative")
+	if err := checkConcurrencyFlag(o.concurrency); err != nil {
+		return l, err
+	}
+	if err := checkRequestRate("--max-rps", o.maxRPS); err != nil {
+		return l, err
 	}
 	l.maxRPS = o.maxRPS
 	if o.bwlimit != "" {
-		if l.bwlimit, err = engine.ParseBytes(o.bwlimit); err != nil {
-			return l, usageErrorf("--bwlimit 50M", "--bwlimit: %v", err)
+		if l.bwlimit, err = parseBandwidth(o.bwlimit); err != nil {
+			return l, err
 		}
 	}
 	return l, nil
+}
+
+// checkConcurrencyFlag checks --concurrency against the bound of [sync] concurrency; 0 (no
+// flag) takes the config's value.
+func checkConcurrencyFlag(n int) error {
+	if n != 0 && (n < 1 || n > maxConcurrency) {
+		return usageErrorf("--concurrency 64", "--concurrency %d is not a whole number from 1 to %d (the bound of [sync] concurrency)", n, maxConcurrency)
+	}
+	return nil
+}
+
+// checkRequestRate checks a requests-per-second flag: 0 (no limit), or from minMaxRPS to
+// maxMaxRPS. It is written so that NaN, which compares false with everything, is refused too.
+func checkRequestRate(flag string, v float64) error {
+	if v != 0 && !(v >= minMaxRPS && v <= maxMaxRPS) {
+		return usageErrorf(flag+" 100", "%s %s is not a number of requests per second from %d to %d (0: no limit)",
+			flag, strconv.FormatFloat(v, 'g', -1, 64), minMaxRPS, maxMaxRPS)
+	}
+	return nil
+}
+
+// parseBandwidth reads --bwlimit as engine.ParseBytes does (k, M, G powers of 1024, an
+// optional B, i or /s) and checks it is a finite rate from 1k to 1024G.
+func parseBandwidth(s string) (int64, error) {
+	bad := usageErrorf("--bwlimit 50M",
+		"--bwlimit %q is not a rate from 1k to 1024G bytes per second (e.g. 50M or 800k; k, M, G are powers of 1024; no flag: no limit)", s)
+	t := strings.TrimSpace(s)
+	t = strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(t, "/s"), "B"), "i")
+	mult := 1.0
+	if t != "" {
+		switch t[len(t)-1] {
+		case 'k', 'K':
+			mult = 1 << 10
+		case 'm', 'M':
+			mult = 1 << 20
+		case 'g', 'G':
+			mult = 1 << 30
+		}
+		if mult > 1 {
+			t = t[:len(t)-1]
+		}
+	}
+	f, err := strconv.ParseFloat(strings.TrimSpace(t), 64)
+	if v := f * mult; err != nil || !(v >= minBWLimit && v <= maxBWLimit) {
+		return 0, bad
+	}
+	n, err := engine.ParseBytes(s) // the engine's reading, so both agree on the value
+	if err != nil {
+		return 0, bad
+	}
+	return n, nil
 }
 
 // apply gives each side its own request limiter and both the AIMD throttle, which it returns.

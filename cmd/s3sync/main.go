@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -23,23 +24,38 @@ func main() {
 	ctx, stop := context.WithCancel(context.Background())
 	abort := make(chan struct{})
 	sigs := make(chan os.Signal, 2)
+	var first atomic.Value // the first signal, for the exit code: 130 for SIGINT, 143 for SIGTERM
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	go func() {
-		<-sigs
-		stop() // first signal: stop taking work, let in-flight objects finish
+		sig := <-sigs
+		first.Store(sig) // before stop(): whoever sees the cancellation sees the signal
+		stop()           // first signal: stop taking work, let in-flight objects finish
 		<-sigs
 		close(abort) // second: cancel in-flight work now
 		fmt.Fprintln(os.Stderr, "second signal: stopping at once")
-		time.AfterFunc(3*time.Second, func() { os.Exit(exitInterrupted) })
+		time.AfterFunc(3*time.Second, func() { os.Exit(signalExitCode(sig)) })
 	}()
-	os.Exit(run(ctx, os.Args, env{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, abort: abort}))
+	received := func() os.Signal {
+		sig, _ := first.Load().(os.Signal)
+		return sig
+	}
+	os.Exit(run(ctx, os.Args, env{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, abort: abort, signal: received}))
 }
 
 // env is what a run gets from its process: tests pass buffers and their own environment.
 type env struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string
-	abort          <-chan struct{} // closed on a second signal
+	abort          <-chan struct{}  // closed on a second signal
+	signal         func() os.Signal // the first signal received, nil when none; nil = never signalled
+}
+
+// received returns the first signal the process received, nil when none.
+func (e env) received() os.Signal {
+	if e.signal == nil {
+		return nil
+	}
+	return e.signal()
 }
 
 // globals are the flags every command shares, resolved before the command runs.
@@ -52,6 +68,8 @@ type globals struct {
 	log        zerolog.Logger
 	logSink    *logSink // stderr, or the progress bars while they run
 	logFile    *os.File // --log-file, nil when none
+	command    string   // the subcommand running, set before its action
+	proxyNoted bool     // the proxy warning was considered (proxy.go)
 }
 
 // run executes the command line and returns the exit code.
@@ -103,12 +121,17 @@ func run(ctx context.Context, args []string, e env) int {
 		cmd.OnUsageError = func(c *cli.Context, err error, _ bool) error {
 			return usageErrorf("s3sync "+c.Command.Name+" --help", "%v", err)
 		}
+		name, action := cmd.Name, cmd.Action
+		cmd.Action = func(c *cli.Context) error {
+			g.command = name // for the advice after an interruption, and the proxy warning
+			return action(c)
+		}
 	}
 	err := app.RunContext(ctx, args)
 	if err != nil && isCLIUsage(err) {
 		err = usageErrorf("s3sync --help", "%v", err)
 	}
-	code := exitCode(err, e.stderr)
+	code := exitCode(err, e.stderr, runInfo{command: g.command, args: args, signal: e.received()})
 	if g.logFile != nil {
 		// The file gets the outcome too, which otherwise only stderr shows.
 		fileLog := zerolog.New(g.logFile).With().Timestamp().Logger()
@@ -210,15 +233,29 @@ func (g *globals) s3Config() (*Config, error) {
 	return cfg, nil
 }
 
-// config loads the configuration file the global flags and environment point at.
+// config loads the configuration file the global flags and environment point at. It also
+// refuses a checkpoint path that is a dangling symlink (checkpoint.go), and for commands
+// that talk to S3 warns once when a proxy from the environment carries their requests
+// (proxy.go).
 func (g *globals) config() (*Config, error) {
 	path, _ := configPath(g.configFlag, g.getenv)
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return nil, usageErrorf("copy private/config.sample.ini to "+shellQuote(path)+" and fill it in, or pass --config FILE",
+			"config file %s not found", path)
+	}
 	cfg, err := loadConfig(path, g.getenv)
 	if err != nil {
 		return nil, err
 	}
 	for _, w := range cfg.Warnings {
 		g.log.Warn().Msg(w)
+	}
+	if err := checkCheckpointPath(cfg.checkpointPath(g.checkpoint)); err != nil {
+		return nil, err
+	}
+	if !g.proxyNoted && talksToS3[g.command] {
+		g.proxyNoted = true
+		warnProxies(g.log, cfg)
 	}
 	return cfg, nil
 }

@@ -220,7 +220,11 @@ func TestOrphans(t *testing.T) {
 	}
 }
 
-// A source whose size differs from what the database records is copied as it is: verify says
+// A source whose size differs from what the database records for an original is not copied:
+// copy retries it, then fails it saying both sizes (a source that answers short, with a
+// consistent Content-Length, must never become done); once the database is corrected it is
+// copied. A done object whose source differs from the database (the database changed after the
+// copy, or an s3sync before this check copied it) is copied as the source has it: verify says
 // so as a warning, the object stays done and the exit code is 0 (retry-failed could not change
 // it). A destination that differs from its source is a problem, whatever the database says.
 func TestVerifySourceDiffersFromDatabase(t *testing.T) {
@@ -230,7 +234,16 @@ func TestVerifySourceDiffersFromDatabase(t *testing.T) {
 	s.upload(sourceObject{"preview_cards/images/000/000/001/original/a.jpg", 10, "image/jpeg", "", ""},
 		sourceObject{"preview_cards/images/000/000/002/original/b.jpg", 10, "image/jpeg", "", ""})
 	s.must(exitOK, "plan")
-	s.must(exitOK, "copy")
+	s.must(exitFailed, "copy")
+	if a := s.object("preview_cards", 1, "image", "original"); a.Status != checkpoint.Failed ||
+		!strings.Contains(a.Error, "the source holds 10 bytes under preview_cards/images/000/000/001/original/a.jpg, but the database records 99999") {
+		t.Errorf("a.jpg: %s: %s", a.Status, a.Error)
+	}
+	s.exec(`UPDATE preview_cards SET image_file_size = 10 WHERE id = 1`)
+	s.must(exitOK, "plan")
+	s.must(exitOK, "retry-failed")
+	s.exec(`UPDATE preview_cards SET image_file_size = 99999 WHERE id = 1`)
+	s.must(exitOK, "plan")
 	r := s.must(exitOK, "verify")
 	for _, want := range []string{
 		"warning: preview_cards/images/000/000/001/original/a.jpg: copied as the source has it, but the source holds 10 bytes, the database records 99999",

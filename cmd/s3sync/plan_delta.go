@@ -48,9 +48,17 @@ func skipRemoteCacheFlag(o *planDeltaOptions) cli.Flag {
 
 // runPlanStage runs the plan the flags ask for: PlanChanged with --changed, else a full,
 // reconciling Plan (a plain merge under --limit or --offset). reader is the database itself;
-// cat may wrap it (a shard filter).
+// cat may wrap it (a shard filter). Objects whose keys S3 cannot hold are left out by keys
+// (keylimit.go), which adds their count to each kind's NOTE.
 func runPlanStage(ctx context.Context, g *globals, cfg *Config, o planDeltaOptions, reader *catalog.Reader, cat engine.Catalog,
-	db *checkpoint.DB, opts engine.PlanOptions) ([]engine.KindSummary, error) {
+	db *checkpoint.DB, opts engine.PlanOptions, keys *overlongKeys) ([]engine.KindSummary, error) {
+	sums, err := planStage(ctx, g, cfg, o, reader, cat, db, opts, keys)
+	keys.annotate(sums)
+	return sums, err
+}
+
+func planStage(ctx context.Context, g *globals, cfg *Config, o planDeltaOptions, reader *catalog.Reader, cat engine.Catalog,
+	db *checkpoint.DB, opts engine.PlanOptions, keys *overlongKeys) ([]engine.KindSummary, error) {
 	opts.SkipRemoteCache = o.skipRemoteCache || cfg.RemoteCache == remoteCacheSkip
 	if v, err := reader.Version(ctx); err != nil {
 		g.log.Warn().Err(err).Msg("Mastodon version not detected")
@@ -61,10 +69,10 @@ func runPlanStage(ctx context.Context, g *globals, cfg *Config, o planDeltaOptio
 		if _, wrapped := cat.(*catalog.Reader); !wrapped {
 			return nil, usageErrorf("", "--changed cannot be combined with --shard")
 		}
-		return engine.PlanChanged(ctx, reader, db, opts)
+		return engine.PlanChanged(ctx, keys.wrapDelta(reader), db, opts)
 	}
 	opts.Full = true
-	return engine.Plan(ctx, cat, db, opts)
+	return engine.Plan(ctx, keys.wrap(cat), db, opts)
 }
 
 // printPlanDelta prints what plan's table leaves out: stale objects and the remote cache skipped.

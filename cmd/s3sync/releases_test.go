@@ -84,7 +84,7 @@ func releaseRecords(s *sandbox, r release) []expectedFile {
 			continue
 		}
 		cols := []string{"id", "type", "file_file_name", "file_content_type", "file_file_size", "remote_url", "file_meta"}
-		vals := []string{m.id, fmt.Sprint(m.typ), sqlText(m.name), sqlText(m.ct), "100", sqlQuote(m.remote), sqlText(m.meta)}
+		vals := []string{m.id, fmt.Sprint(m.typ), sqlText(m.name), sqlText(m.ct), "64", sqlQuote(m.remote), sqlText(m.meta)}
 		if r.hasStorageSchema() {
 			cols, vals = append(cols, "file_storage_schema_version"), append(vals, map[bool]string{true: "1", false: "NULL"}[m.ssv])
 		}

@@ -124,7 +124,9 @@ func newStatusClient(addr, token string) *statusClient {
 	return &statusClient{addr: addr, token: token, http: &http.Client{Timeout: 10 * time.Second}}
 }
 
-// get decodes the JSON answer of path (with query) into v.
+// get decodes the JSON answer of path (with query) into v. A busy server (503, which it
+// answers beyond the requests it takes at once) is asked again after its Retry-After, for up
+// to about half a minute.
 func (c *statusClient) get(ctx context.Context, path string, query url.Values, v any) error {
 	u := url.URL{Scheme: "http", Host: c.addr, Path: path, RawQuery: query.Encode()}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
@@ -134,16 +136,34 @@ func (c *statusClient) get(ctx context.Context, path string, query url.Values, v
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		if errors.Is(err, syscall.ECONNREFUSED) {
-			return fmt.Errorf("%w at %s (is a copy running with --status-addr?)", errNoStatusServer, c.addr)
+	var resp *http.Response
+	for waited := time.Duration(0); ; {
+		resp, err = c.http.Do(req)
+		if err != nil {
+			if errors.Is(err, syscall.ECONNREFUSED) {
+				return fmt.Errorf("%w at %s (is a copy running with --status-addr?)", errNoStatusServer, c.addr)
+			}
+			var ne net.Error
+			if errors.As(err, &ne) {
+				return fmt.Errorf("status server at %s: %v", c.addr, ne)
+			}
+			return fmt.Errorf("status server at %s: %w", c.addr, err)
 		}
-		var ne net.Error
-		if errors.As(err, &ne) {
-			return fmt.Errorf("status server at %s: %v", c.addr, ne)
+		if resp.StatusCode != http.StatusServiceUnavailable || waited >= 30*time.Second {
+			break
 		}
-		return fmt.Errorf("status server at %s: %w", c.addr, err)
+		d := time.Second
+		if n, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && n > 0 && n <= 30 {
+			d = time.Duration(n) * time.Second
+		}
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+		resp.Body.Close()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(d):
+		}
+		waited += d
 	}
 	defer resp.Body.Close()
 	switch {
@@ -167,7 +187,7 @@ func (c *statusClient) status(ctx context.Context) (statusserver.Status, error) 
 }
 
 // failures calls fn for every failed or missing object of the given kinds and statuses, a
-// page at a time.
+// page at a time, each page asked for with the cursor the one before ended with (next_after).
 func (c *statusClient) failures(ctx context.Context, kinds []string, statuses []checkpoint.Status, fn func(engine.Row) error) error {
 	q := url.Values{"limit": {strconv.Itoa(statusserver.MaxFailuresLimit)}}
 	if len(kinds) > 0 {
@@ -180,8 +200,7 @@ func (c *statusClient) failures(ctx context.Context, kinds []string, statuses []
 		}
 		q.Set("status", strings.Join(names, ","))
 	}
-	for offset := 0; offset >= 0; {
-		q.Set("offset", strconv.Itoa(offset))
+	for {
 		var page statusserver.Failures
 		if err := c.get(ctx, "/api/failures", q, &page); err != nil {
 			return err
@@ -191,9 +210,11 @@ func (c *statusClient) failures(ctx context.Context, kinds []string, statuses []
 				return err
 			}
 		}
-		offset = page.NextOffset
+		if page.NextAfter == "" {
+			return nil
+		}
+		q.Set("after", page.NextAfter)
 	}
-	return nil
 }
 
 // countsOf turns the status document's per-kind checkpoint tallies into report counts.

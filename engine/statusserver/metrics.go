@@ -20,6 +20,7 @@ const (
 	MetricRunObjects      = "s3sync_run_objects"
 	MetricETA             = "s3sync_eta_seconds"
 	MetricStartTime       = "s3sync_start_time_seconds"
+	MetricStatusRejected  = "s3sync_status_requests_rejected_total"
 )
 
 // requestBuckets span a fast HEAD on a LAN to a slow PUT across the world (seconds).
@@ -31,6 +32,7 @@ type metrics struct {
 	mon      *engine.Monitor
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	rejected prometheus.Counter // requests of this server refused 503 because it was full
 
 	objects, bytes, retries, inflight, runObjects, eta, start *prometheus.Desc
 }
@@ -44,6 +46,8 @@ func newMetrics(reg *prometheus.Registry, mon *engine.Monitor) *metrics {
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: MetricRequestDuration,
 			Help: "S3 request latency until the response headers, by operation and outcome.", Buckets: requestBuckets},
 			[]string{"op", "outcome"}),
+		rejected: prometheus.NewCounter(prometheus.CounterOpts{Name: MetricStatusRejected,
+			Help: "Requests to this status server answered 503 because it was handling as many as it takes at once."}),
 		objects: prometheus.NewDesc(MetricObjects,
 			"Objects in the checkpoint by kind and status (a gauge: pending falls as the others grow).", []string{"kind", "status"}, nil),
 		bytes: prometheus.NewDesc(MetricBytes,
@@ -54,7 +58,7 @@ func newMetrics(reg *prometheus.Registry, mon *engine.Monitor) *metrics {
 		eta:        prometheus.NewDesc(MetricETA, "Estimated seconds until this run's objects are all processed; -1 while unknown.", nil, nil),
 		start:      prometheus.NewDesc(MetricStartTime, "Start of this run, seconds since the Unix epoch.", nil, nil),
 	}
-	reg.MustRegister(m.requests, m.duration, m,
+	reg.MustRegister(m.requests, m.duration, m.rejected, m,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

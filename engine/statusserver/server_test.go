@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -302,16 +303,20 @@ func TestAPIFailures(t *testing.T) {
 		return out
 	}
 	all := page("")
-	if len(all.Objects) != 2 || all.NextOffset != -1 || all.Limit != statusserver.DefaultFailuresLimit {
+	if len(all.Objects) != 2 || all.NextAfter != "" || all.Limit != statusserver.DefaultFailuresLimit {
 		t.Fatalf("all: %+v", all)
 	}
 	if all.Objects[0].Status != "failed" || all.Objects[0].Key != "accounts/avatars/2/original/b.png" || all.Objects[1].Status != "missing" {
-		t.Errorf("order (failed, then missing): %+v", all.Objects)
+		t.Errorf("order (by ID: accounts, then media_attachments): %+v", all.Objects)
 	}
 	p1 := page("?limit=1")
-	p2 := page("?limit=1&offset=1")
-	if len(p1.Objects) != 1 || p1.NextOffset != 1 || len(p2.Objects) != 1 || p2.NextOffset != -1 || p2.Objects[0].Key != all.Objects[1].Key {
+	p2 := page("?limit=1&after=" + url.QueryEscape(p1.NextAfter))
+	if len(p1.Objects) != 1 || p1.NextAfter != "accounts/00000000000000000002/avatar/original" ||
+		len(p2.Objects) != 1 || p2.NextAfter != "" || p2.After != p1.NextAfter || p2.Objects[0].Key != all.Objects[1].Key {
 		t.Errorf("pages: %+v %+v", p1, p2)
+	}
+	if got := page("?limit=1&offset=0"); len(got.Objects) != 1 || got.Objects[0].Key != p1.Objects[0].Key {
+		t.Errorf("offset=0 is the first page: %+v", got)
 	}
 	if got := page("?kind=media_attachments"); len(got.Objects) != 1 || got.Objects[0].Kind != "media_attachments" {
 		t.Errorf("kind filter: %+v", got)
@@ -322,7 +327,7 @@ func TestAPIFailures(t *testing.T) {
 	if got := page("?kind=backups"); len(got.Objects) != 0 || got.Objects == nil {
 		t.Errorf("empty kind must give an empty array: %+v", got)
 	}
-	for _, q := range []string{"?limit=0", "?limit=1001", "?limit=x", "?offset=-1", "?status=done", "?status=bogus", "?kind=a/b"} {
+	for _, q := range []string{"?limit=0", "?limit=1001", "?limit=x", "?offset=-1", "?offset=1", "?status=done", "?status=bogus", "?kind=a/b"} {
 		resp, body := f.get(t, "/api/failures"+q, nil)
 		var e map[string]string
 		if resp.StatusCode != http.StatusBadRequest || json.Unmarshal(body, &e) != nil || e["error"] == "" {

@@ -1,6 +1,7 @@
 package s3test
 
 import (
+	"context"
 	"fmt"
 	"html"
 	"io"
@@ -9,13 +10,17 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 )
 
 // Fault says what FaultProxy does with one request. The zero Fault passes it through unchanged.
-// Delay applies first; then Reset, Status or CutBody, whichever is set (in that order).
+// Delay applies first; then Reset, Status, CutBody or FlipByte, whichever is set (in that
+// order). A forwarded answer (no Reset or Status) may also be changed by Short, Trickle and ETag,
+// Chunked and ETag, which combine with each other and with CutBody or FlipByte.
 type Fault struct {
 	Delay    time.Duration // wait this long before handling the request (ends early if the client goes away)
 	Reset    bool          // close the connection with a TCP reset instead of answering
@@ -26,6 +31,29 @@ type Fault struct {
 	CutAfter int64
 	FlipByte bool // forward, but invert byte FlipAt of the response body (length unchanged)
 	FlipAt   int64
+
+	// Location is sent as the Location header of a Status answer: with a 3xx Status, a redirect.
+	Location string
+	// Body, when set, is the body of a Status answer instead of an S3 XML error, sent as is
+	// with ContentType (e.g. broken XML, or an HTML page).
+	Body        string
+	ContentType string
+
+	// Short forwards, but keeps only the first ShortLen bytes of a 200 answer's body and
+	// announces exactly that many in Content-Length: a short body whose length is
+	// consistent, which no transport can tell from a whole one. ShortLen 0 is an empty 200.
+	Short    bool
+	ShortLen int64
+	// Trickle forwards, but sends the response body TrickleBytes at a time (at least 1), each
+	// after a pause of Trickle: a server that answers, slowly, forever.
+	Trickle      time.Duration
+	TrickleBytes int
+	// ETag, when set, replaces the ETag header of a forwarded answer (e.g. a multipart ETag
+	// such as "0123…-2", which is not the body's MD5).
+	ETag string
+	// Chunked forwards, but drops the answer's Content-Length, so its body arrives chunked
+	// with no announced length.
+	Chunked bool
 }
 
 // Pass returns the Fault that forwards a request unchanged.
@@ -47,6 +75,32 @@ func Flip(n int64) Fault { return Fault{FlipByte: true, FlipAt: n} }
 
 // Delay returns a Fault that waits d, then forwards the request.
 func Delay(d time.Duration) Fault { return Fault{Delay: d} }
+
+// Redirect returns a Fault answering with a redirect (status 301, 302, 307 or 308) to location.
+func Redirect(status int, location string) Fault {
+	return Fault{Status: status, Location: location, Body: " ", ContentType: "text/plain"}
+}
+
+// Raw returns a Fault answering with status and body as is, e.g. an error whose XML is broken.
+func Raw(status int, contentType, body string) Fault {
+	return Fault{Status: status, Body: body, ContentType: contentType}
+}
+
+// Short returns a Fault that forwards the request and passes on only the first n bytes of a
+// 200 answer's body, with Content-Length n.
+func Short(n int64) Fault { return Fault{Short: true, ShortLen: n} }
+
+// Trickle returns a Fault that forwards the request and sends the response body n bytes at a
+// time, waiting every before each.
+func Trickle(every time.Duration, n int) Fault { return Fault{Trickle: every, TrickleBytes: n} }
+
+// Chunked returns a Fault that forwards the request and sends the answer without
+// Content-Length (chunked).
+func Chunked() Fault { return Fault{Chunked: true} }
+
+// WithETag returns a Fault that forwards the request and replaces the answer's ETag with etag
+// (given with or without quotes).
+func WithETag(etag string) Fault { return Fault{ETag: etag} }
 
 // Request is what FaultProxy recorded of one request.
 type Request struct {
@@ -161,14 +215,36 @@ func (p *FaultProxy) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if f.Short || f.Trickle > 0 || f.ETag != "" || f.Chunked {
+		w = &alterWriter{ResponseWriter: w, f: f, ctx: r.Context()}
+	}
 	switch {
 	case f.Reset:
 		resetConn(w)
+	case f.Status != 0 && f.Body != "":
+		_, _ = io.Copy(io.Discard, r.Body)
+		if f.Location != "" {
+			w.Header().Set("Location", f.Location)
+		}
+		if f.ContentType != "" {
+			w.Header().Set("Content-Type", f.ContentType)
+		}
+		w.Header().Set("Content-Length", fmt.Sprint(len(f.Body)))
+		w.WriteHeader(f.Status)
+		if r.Method != http.MethodHead {
+			_, _ = io.WriteString(w, f.Body)
+		}
 	case f.Status != 0 && f.Code == "":
 		_, _ = io.Copy(io.Discard, r.Body)
+		if f.Location != "" {
+			w.Header().Set("Location", f.Location)
+		}
 		w.Header().Set("Content-Length", "0")
 		w.WriteHeader(f.Status)
 	case f.Status != 0:
+		if f.Location != "" {
+			w.Header().Set("Location", f.Location)
+		}
 		writeS3Error(w, r, f)
 	case f.CutBody:
 		p.proxy.ServeHTTP(&cutWriter{ResponseWriter: w, left: f.CutAfter}, r)
@@ -178,6 +254,75 @@ func (p *FaultProxy) serve(w http.ResponseWriter, r *http.Request) {
 		p.proxy.ServeHTTP(w, r)
 	}
 }
+
+// alterWriter applies a Fault's Short, Trickle, ETag and Chunked to a forwarded answer.
+type alterWriter struct {
+	http.ResponseWriter
+	f      Fault
+	ctx    context.Context // the request's: a trickle stops when the client goes away
+	status int
+	sent   int64 // body bytes passed on
+}
+
+func (a *alterWriter) WriteHeader(status int) {
+	if a.status != 0 {
+		return
+	}
+	a.status = status
+	h := a.ResponseWriter.Header()
+	if a.f.ETag != "" {
+		h.Set("ETag", `"`+strings.Trim(a.f.ETag, `"`)+`"`)
+	}
+	if a.f.Chunked {
+		h.Del("Content-Length")
+	}
+	if a.f.Short && status == http.StatusOK && !a.f.Chunked {
+		if n, err := strconv.ParseInt(h.Get("Content-Length"), 10, 64); err != nil || n > a.f.ShortLen {
+			h.Set("Content-Length", strconv.FormatInt(a.f.ShortLen, 10))
+		}
+	}
+	a.ResponseWriter.WriteHeader(status)
+}
+
+func (a *alterWriter) Write(b []byte) (int, error) {
+	if a.status == 0 {
+		a.WriteHeader(http.StatusOK)
+	}
+	n := len(b)
+	if a.f.Short && a.status == http.StatusOK {
+		// Swallow what is past the announced length, so the upstream copy goes on undisturbed.
+		b = b[:max(0, min(int64(len(b)), a.f.ShortLen-a.sent))]
+	}
+	if a.f.Trickle <= 0 {
+		m, err := a.ResponseWriter.Write(b)
+		a.sent += int64(m)
+		if err != nil {
+			return m, err
+		}
+		return n, nil
+	}
+	step := max(a.f.TrickleBytes, 1)
+	for len(b) > 0 {
+		select {
+		case <-time.After(a.f.Trickle):
+		case <-a.ctx.Done():
+			return 0, a.ctx.Err()
+		}
+		chunk := b[:min(step, len(b))]
+		m, err := a.ResponseWriter.Write(chunk)
+		a.sent += int64(m)
+		if err != nil {
+			return 0, err
+		}
+		_ = http.NewResponseController(a.ResponseWriter).Flush()
+		b = b[len(chunk):]
+	}
+	return n, nil
+}
+
+func (a *alterWriter) Flush() { _ = http.NewResponseController(a.ResponseWriter).Flush() }
+
+func (a *alterWriter) Unwrap() http.ResponseWriter { return a.ResponseWriter }
 
 // resetConn hijacks the connection and closes it with SO_LINGER 0, so the client sees
 // "connection reset by peer".

@@ -1,0 +1,192 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"sync"
+
+	"github.com/rs/zerolog"
+
+	"github.com/s3sync/s3sync/catalog"
+	"github.com/s3sync/s3sync/engine"
+)
+
+// maxKeyBytes is the longest object key S3 accepts, in bytes of UTF-8 (AWS S3; R2, B2, GCS,
+// MinIO and the others follow it). A longer PUT is refused (KeyTooLongError).
+const maxKeyBytes = 1024
+
+// overlongLogCap is how many overlong objects plan logs one by one; the rest are counted.
+const overlongLogCap = 20
+
+// overlongKeys leaves out of plan the objects whose key at the destination (key_prefix
+// included) is longer than maxKeyBytes: such a key cannot exist in an S3 bucket, so Mastodon's
+// own upload of the file failed, and the copy could only mark the object failed again on every
+// run (exit 3 for ever, retry-failed putting it back in vain). It counts them per kind for
+// plan's table and logs each one, up to overlongLogCap. A filter is used by one plan.
+type overlongKeys struct {
+	prefix string // [s3.destination] key_prefix, "" = none
+	log    zerolog.Logger
+
+	mu     sync.Mutex
+	seen   map[string]bool // object IDs counted, so a page read again after a reconnection counts once
+	byKind map[catalog.Kind]int64
+	logged int
+}
+
+func newOverlongKeys(cfg *Config, log zerolog.Logger) *overlongKeys {
+	f := &overlongKeys{log: log, seen: map[string]bool{}, byKind: map[catalog.Kind]int64{}}
+	if cfg.Destination != nil {
+		f.prefix = cfg.Destination.KeyPrefix
+	}
+	return f
+}
+
+// keyBytes is the length of the destination key of o, key prefix included.
+func (f *overlongKeys) keyBytes(o catalog.Object) int {
+	n := len(o.Key())
+	if f.prefix != "" {
+		n += len(f.prefix) + 1
+	}
+	return n
+}
+
+// page returns p without its overlong objects, counting and logging them.
+func (f *overlongKeys) page(kind catalog.Kind, p catalog.Page) catalog.Page {
+	var keep []catalog.Object // nil until the first overlong object: most pages have none
+	for i, o := range p.Objects {
+		if n := f.keyBytes(o); n > maxKeyBytes {
+			if keep == nil {
+				keep = append(make([]catalog.Object, 0, len(p.Objects)), p.Objects[:i]...)
+			}
+			f.count(kind, o, n)
+			continue
+		}
+		if keep != nil {
+			keep = append(keep, o)
+		}
+	}
+	if keep != nil {
+		p.Objects = keep
+	}
+	return p
+}
+
+func (f *overlongKeys) count(kind catalog.Kind, o catalog.Object, n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	id := string(kind) + "/" + strconv.FormatInt(o.RecordID, 10) + "/" + o.Attachment + "/" + o.Style
+	if f.seen[id] {
+		return
+	}
+	f.seen[id] = true
+	f.byKind[kind]++
+	if f.logged < overlongLogCap {
+		f.logged++
+		f.log.Warn().Str("table", kind.Table()).Int64("id", o.RecordID).Str("attachment", o.Attachment).
+			Str("style", o.Style).Int("key_bytes", n).Int("limit", maxKeyBytes).
+			Msg("not planned: the object's key is longer than S3 allows, so no bucket can hold it")
+	}
+}
+
+// total is the number of overlong objects left out.
+func (f *overlongKeys) total() int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var n int64
+	for _, c := range f.byKind {
+		n += c
+	}
+	return n
+}
+
+// annotate adds each kind's count to its NOTE in plan's table, and logs how many were not
+// logged one by one.
+func (f *overlongKeys) annotate(sums []engine.KindSummary) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i := range sums {
+		n := f.byKind[sums[i].Kind]
+		if n == 0 {
+			continue
+		}
+		note := fmt.Sprintf("%d key(s) over %d bytes, not planned", n, maxKeyBytes)
+		if sums[i].Note != "" {
+			note = sums[i].Note + "; " + note
+		}
+		sums[i].Note = note
+	}
+	if more := int64(len(f.seen) - f.logged); more > 0 {
+		f.log.Warn().Int64("objects", more).Msgf("%d more object(s) with keys over %d bytes not planned (not logged one by one)", more, maxKeyBytes)
+	}
+}
+
+// print explains the NOTE below plan's table.
+func (f *overlongKeys) print(w io.Writer) {
+	if n := f.total(); n > 0 {
+		fmt.Fprintf(w, "overlong keys: %d object(s) left out of the checkpoint: their keys are longer than the %d bytes S3 allows, so no bucket holds them (Mastodon's upload failed too); the log names their table and id\n", n, maxKeyBytes)
+	}
+}
+
+// wrap returns cat with the overlong objects of every page left out, keeping the optional
+// interfaces plan looks for (engine.DeltaCatalog, engine.Reconnector).
+func (f *overlongKeys) wrap(cat engine.Catalog) engine.Catalog {
+	base := overlongCatalog{cat: cat, f: f}
+	dc, delta := cat.(engine.DeltaCatalog)
+	rc, reconnects := cat.(engine.Reconnector)
+	switch {
+	case delta && reconnects:
+		return overlongDeltaReconnector{overlongDelta{base, dc}, rc}
+	case delta:
+		return overlongDelta{base, dc}
+	case reconnects:
+		return overlongReconnector{base, rc}
+	}
+	return base
+}
+
+// wrapDelta is wrap for plan --changed.
+func (f *overlongKeys) wrapDelta(cat engine.DeltaCatalog) engine.DeltaCatalog {
+	return f.wrap(cat).(engine.DeltaCatalog)
+}
+
+type overlongCatalog struct {
+	cat engine.Catalog
+	f   *overlongKeys
+}
+
+func (c overlongCatalog) Scan(ctx context.Context, kind catalog.Kind, opts catalog.ScanOptions, fn func(catalog.Page) error) error {
+	return c.cat.Scan(ctx, kind, opts, func(p catalog.Page) error { return fn(c.f.page(kind, p)) })
+}
+
+func (c overlongCatalog) Count(ctx context.Context, kind catalog.Kind) (int64, error) {
+	return c.cat.Count(ctx, kind)
+}
+
+type overlongDelta struct {
+	overlongCatalog
+	dc engine.DeltaCatalog
+}
+
+func (c overlongDelta) Watermark(ctx context.Context, kind catalog.Kind) (catalog.Watermark, error) {
+	return c.dc.Watermark(ctx, kind)
+}
+
+func (c overlongDelta) ScanChanged(ctx context.Context, kind catalog.Kind, since catalog.Watermark, pageSize int, fn func(catalog.Page) error) (catalog.Watermark, error) {
+	return c.dc.ScanChanged(ctx, kind, since, pageSize, func(p catalog.Page) error { return fn(c.f.page(kind, p)) })
+}
+
+type overlongReconnector struct {
+	overlongCatalog
+	rc engine.Reconnector
+}
+
+func (c overlongReconnector) Reconnect(ctx context.Context) error { return c.rc.Reconnect(ctx) }
+
+type overlongDeltaReconnector struct {
+	overlongDelta
+	rc engine.Reconnector
+}
+
+func (c overlongDeltaReconnector) Reconnect(ctx context.Context) error { return c.rc.Reconnect(ctx) }
