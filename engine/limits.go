@@ -234,6 +234,16 @@ func (l *limitedReader) Close() error { return l.r.Close() }
 // ParseBytes reads a byte rate or size such as 50M, 1.5G, 800k or 1048576: a decimal number
 // with an optional suffix k, M, G (powers of 1024; "B" and "iB" may follow).
 func ParseBytes(s string) (int64, error) {
+	f, err := ParseBytesFloat(s)
+	if err != nil || !(f > 0) || f > math.MaxInt64 {
+		return 0, fmt.Errorf("%q is not a positive size such as 50M, 800k or 1G", s)
+	}
+	return int64(f), nil
+}
+
+// ParseBytesFloat is ParseBytes without its checks: the number of bytes s names, which may be
+// zero, negative, huge, infinite or NaN; callers bound it.
+func ParseBytesFloat(s string) (float64, error) {
 	t := strings.TrimSpace(s)
 	t = strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(t, "/s"), "B"), "i")
 	mult := 1.0
@@ -251,8 +261,8 @@ func ParseBytes(s string) (int64, error) {
 		}
 	}
 	f, err := strconv.ParseFloat(strings.TrimSpace(t), 64)
-	if err != nil || f <= 0 {
-		return 0, fmt.Errorf("%q is not a positive size such as 50M, 800k or 1G", s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a size such as 50M, 800k or 1G", s)
 	}
-	return int64(f * mult), nil
+	return f * mult, nil
 }

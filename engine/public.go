@@ -6,8 +6,6 @@ import (
 	"net/http"
 	"sync"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/s3sync/s3sync/checkpoint"
 	"github.com/s3sync/s3sync/storage"
 )
@@ -63,49 +61,28 @@ func VerifyPublic(ctx context.Context, db *checkpoint.DB, dst PublicReader, opts
 		mu  sync.Mutex
 		sum VerifyPublicSummary
 	)
-	g, gctx := errgroup.WithContext(ctx)
-	work := make(chan checkpoint.Object)
-	g.Go(func() error {
-		defer close(work)
-		for _, o := range objs {
-			select {
-			case work <- o:
-			case <-gctx.Done():
-				return gctx.Err()
-			}
+	err = eachConcurrently(ctx, objs, conc, func(gctx context.Context, o checkpoint.Object) error {
+		public := opts.Public == nil || opts.Public(o)
+		reason := publicProblem(gctx, dst, o, public)
+		if err := gctx.Err(); err != nil {
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		sum.Checked++
+		if !public {
+			sum.Private++
+		}
+		if reason == "" {
+			sum.OK++
+			return nil
+		}
+		sum.Problems++
+		if opts.OnProblem != nil {
+			opts.OnProblem(VerifyProblem{Object: o, Key: dst.PublicURL(o.DestKey()), Reason: reason})
 		}
 		return nil
 	})
-	for i := 0; i < conc; i++ {
-		g.Go(func() error {
-			for o := range work {
-				public := opts.Public == nil || opts.Public(o)
-				reason := publicProblem(gctx, dst, o, public)
-				if gctx.Err() != nil {
-					return gctx.Err()
-				}
-				mu.Lock()
-				sum.Checked++
-				if !public {
-					sum.Private++
-				}
-				if reason == "" {
-					sum.OK++
-				} else {
-					sum.Problems++
-					if opts.OnProblem != nil {
-						opts.OnProblem(VerifyProblem{Object: o, Key: dst.PublicURL(o.DestKey()), Reason: reason})
-					}
-				}
-				mu.Unlock()
-			}
-			return nil
-		})
-	}
-	err = g.Wait()
-	if err == nil {
-		err = ctx.Err()
-	}
 	return sum, err
 }
 

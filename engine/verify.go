@@ -81,6 +81,42 @@ func Verify(ctx context.Context, db *checkpoint.DB, src, dst Header, opts Verify
 		mu  sync.Mutex
 		sum VerifySummary
 	)
+	err = eachConcurrently(ctx, objs, conc, func(gctx context.Context, o checkpoint.Object) error {
+		reason, warning, err := verifyObject(gctx, lim, src, dst, o)
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		sum.Checked++
+		if reason == "" {
+			sum.OK++
+			if warning != "" {
+				sum.Warnings++
+				if opts.OnWarning != nil {
+					opts.OnWarning(VerifyProblem{Object: o, Key: destKey(o), Reason: warning})
+				}
+			}
+			return nil
+		}
+		sum.Problems++
+		err = db.Apply([]checkpoint.Update{{ID: o.ID(), Status: checkpoint.Failed, Error: "verify: " + reason,
+			Bytes: o.Bytes, SourceKey: o.SourceKey}})
+		if err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
+		if opts.OnProblem != nil {
+			opts.OnProblem(VerifyProblem{Object: o, Key: destKey(o), Reason: reason})
+		}
+		return nil
+	})
+	return sum, err
+}
+
+// eachConcurrently calls fn for every object of objs from conc goroutines and waits for them.
+// The first error of fn cancels the context the others get and is returned; a cancelled ctx
+// stops the handing out of objects and is returned.
+func eachConcurrently(ctx context.Context, objs []checkpoint.Object, conc int, fn func(context.Context, checkpoint.Object) error) error {
 	g, gctx := errgroup.WithContext(ctx)
 	work := make(chan checkpoint.Object)
 	g.Go(func() error {
@@ -97,43 +133,18 @@ func Verify(ctx context.Context, db *checkpoint.DB, src, dst Header, opts Verify
 	for i := 0; i < conc; i++ {
 		g.Go(func() error {
 			for o := range work {
-				reason, warning, err := verifyObject(gctx, lim, src, dst, o)
-				if err != nil {
+				if err := fn(gctx, o); err != nil {
 					return err
-				}
-				mu.Lock()
-				sum.Checked++
-				if reason == "" {
-					sum.OK++
-					if warning != "" {
-						sum.Warnings++
-						if opts.OnWarning != nil {
-							opts.OnWarning(VerifyProblem{Object: o, Key: destKey(o), Reason: warning})
-						}
-					}
-					mu.Unlock()
-					continue
-				}
-				sum.Problems++
-				key := destKey(o)
-				err = db.Apply([]checkpoint.Update{{ID: o.ID(), Status: checkpoint.Failed, Error: "verify: " + reason,
-					Bytes: o.Bytes, SourceKey: o.SourceKey}})
-				if err == nil && opts.OnProblem != nil {
-					opts.OnProblem(VerifyProblem{Object: o, Key: key, Reason: reason})
-				}
-				mu.Unlock()
-				if err != nil {
-					return fmt.Errorf("checkpoint: %w", err)
 				}
 			}
 			return nil
 		})
 	}
-	err = g.Wait()
+	err := g.Wait()
 	if err == nil {
 		err = ctx.Err()
 	}
-	return sum, err
+	return err
 }
 
 // verifySelection returns the done objects to check: all, or a uniform sample (reservoir).

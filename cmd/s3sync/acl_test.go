@@ -190,9 +190,7 @@ func TestACLPolicyEmptyACL(t *testing.T) {
 // copy takes local media before cached remote media.
 func TestCopyLocalFirst(t *testing.T) {
 	s := newSandbox(t, pgtest.ModernSchema)
-	src := s3test.NewFaultProxy(t, s.s3.Endpoint)
-	s.srcURL = src.URL
-	s.writeConfig()
+	src := s.proxySource()
 	// Remote records get the lowest ids, so ID order alone would copy them first.
 	s.exec(`INSERT INTO media_attachments (id, type, file_file_name, file_content_type, file_file_size, remote_url, file_storage_schema_version, file_meta) VALUES
 		(1, 4, 'r1.mp3', 'audio/mpeg', 10, 'https://far.example/1', 1, '{"original":{}}'),

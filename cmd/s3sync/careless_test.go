@@ -21,8 +21,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/s3sync/s3sync/catalog/pgtest"
 	"github.com/s3sync/s3sync/checkpoint"
 	"github.com/s3sync/s3sync/engine"
@@ -387,14 +385,7 @@ func TestLimitFlagBounds(t *testing.T) {
 func lockedTable(t *testing.T, s *sandbox, table string) func() {
 	t.Helper()
 	ctx := context.Background()
-	cc, err := s.db.Config.ConnConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := pgx.ConnectConfig(ctx, cc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := s.connect()
 	tx, err := conn.Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -417,17 +408,10 @@ func lockedTable(t *testing.T, s *sandbox, table string) func() {
 func waitingOnLock(t *testing.T, s *sandbox) bool {
 	t.Helper()
 	ctx := context.Background()
-	cc, err := s.db.Config.ConnConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := pgx.ConnectConfig(ctx, cc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := s.connect()
 	defer conn.Close(ctx)
 	var n int
-	err = conn.QueryRow(ctx, `SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database
+	err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database
 		WHERE NOT l.granted AND d.datname = current_database()`).Scan(&n)
 	if err != nil {
 		t.Fatal(err)
@@ -480,9 +464,7 @@ func TestPlanInterruptAdvice(t *testing.T) {
 func TestRetryFailedInterruptAdvice(t *testing.T) {
 	s := newSandbox(t, pgtest.ModernSchema)
 	bodies := manyObjects(s, 150)
-	proxy := s3test.NewFaultProxy(t, s.s3.Endpoint)
-	s.srcURL = proxy.URL
-	s.writeConfig()
+	proxy := s.proxySource()
 	s.must(exitOK, "plan")
 	proxy.SetRule(func(r *http.Request) s3test.Fault {
 		if strings.Contains(r.URL.Path, "/preview_cards/") {

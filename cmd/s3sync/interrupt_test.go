@@ -179,9 +179,7 @@ func TestInterruptThenResume(t *testing.T) {
 func TestRetryFailedAfterInjectedFailure(t *testing.T) {
 	s := newSandbox(t, pgtest.ModernSchema)
 	bodies := manyObjects(s, 10)
-	proxy := s3test.NewFaultProxy(t, s.s3.Endpoint)
-	s.srcURL = proxy.URL
-	s.writeConfig()
+	proxy := s.proxySource()
 	s.must(exitOK, "plan")
 
 	proxy.SetRule(func(r *http.Request) s3test.Fault {
@@ -222,9 +220,7 @@ func TestRetryFailedAfterInjectedFailure(t *testing.T) {
 func TestThrottlingIsRetried(t *testing.T) {
 	s := newSandbox(t, pgtest.ModernSchema)
 	bodies := manyObjects(s, 20)
-	proxy := s3test.NewFaultProxy(t, s.s3.Endpoint)
-	s.srcURL = proxy.URL
-	s.writeConfig()
+	proxy := s.proxySource()
 	s.must(exitOK, "plan")
 	seen := map[string]bool{}
 	var mu = make(chan struct{}, 1)

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"strconv"
-	"strings"
 
 	"github.com/rs/zerolog"
 
@@ -87,30 +86,11 @@ func checkRequestRate(flag string, v float64) error {
 func parseBandwidth(s string) (int64, error) {
 	bad := usageErrorf("--bwlimit 50M",
 		"--bwlimit %q is not a rate from 1k to 1024G bytes per second (e.g. 50M or 800k; k, M, G are powers of 1024; no flag: no limit)", s)
-	t := strings.TrimSpace(s)
-	t = strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(t, "/s"), "B"), "i")
-	mult := 1.0
-	if t != "" {
-		switch t[len(t)-1] {
-		case 'k', 'K':
-			mult = 1 << 10
-		case 'm', 'M':
-			mult = 1 << 20
-		case 'g', 'G':
-			mult = 1 << 30
-		}
-		if mult > 1 {
-			t = t[:len(t)-1]
-		}
-	}
-	f, err := strconv.ParseFloat(strings.TrimSpace(t), 64)
-	if v := f * mult; err != nil || !(v >= minBWLimit && v <= maxBWLimit) {
+	v, err := engine.ParseBytesFloat(s)
+	if err != nil || !(v >= minBWLimit && v <= maxBWLimit) {
 		return 0, bad
 	}
-	n, err := engine.ParseBytes(s) // the engine's reading, so both agree on the value
-	if err != nil {
-		return 0, bad
-	}
+	n := int64(v)
 	return n, nil
 }
 

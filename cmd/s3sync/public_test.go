@@ -16,16 +16,22 @@ import (
 	"github.com/s3sync/s3sync/storage/s3test"
 )
 
+// adminClient is an S3 client of srv with its keys, for what the tests arrange behind s3sync's
+// back (bucket policies, multipart uploads).
+func adminClient(srv *s3test.Server) *s3.Client {
+	return s3.New(s3.Options{
+		Region: srv.Region, BaseEndpoint: aws.String(srv.Endpoint), UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider(srv.AccessKey, srv.SecretKey, ""),
+	})
+}
+
 // setReadPolicy gives bucket a policy that lets anyone GET the objects under each of the key
 // patterns (S3 resource wildcards, e.g. "*" or "accounts/avatars/000/000/001/*"). The Versity
 // S3 Gateway takes x-amz-acl and ignores it, as several hosted providers do: a bucket policy is
 // how its objects become public.
 func setReadPolicy(t *testing.T, srv *s3test.Server, bucket string, patterns ...string) {
 	t.Helper()
-	cl := s3.New(s3.Options{
-		Region: srv.Region, BaseEndpoint: aws.String(srv.Endpoint), UsePathStyle: true,
-		Credentials: credentials.NewStaticCredentialsProvider(srv.AccessKey, srv.SecretKey, ""),
-	})
+	cl := adminClient(srv)
 	var resources []string
 	for _, p := range patterns {
 		resources = append(resources, "arn:aws:s3:::"+bucket+"/"+p)

@@ -139,8 +139,8 @@ retries = %[14]d
 	}
 }
 
-// exec runs SQL in the sandbox's database.
-func (s *sandbox) exec(sql string, args ...any) {
+// connect opens a connection to the sandbox's database, closed when the test ends.
+func (s *sandbox) connect() *pgx.Conn {
 	s.t.Helper()
 	ctx := context.Background()
 	cc, err := s.db.Config.ConnConfig()
@@ -151,10 +151,27 @@ func (s *sandbox) exec(sql string, args ...any) {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, sql, args...); err != nil {
+	s.t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}
+
+// exec runs SQL in the sandbox's database.
+func (s *sandbox) exec(sql string, args ...any) {
+	s.t.Helper()
+	conn := s.connect()
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(context.Background(), sql, args...); err != nil {
 		s.t.Fatalf("%s: %v", sql, err)
 	}
+}
+
+// proxySource puts a FaultProxy in front of the source's server and points the config at it.
+func (s *sandbox) proxySource() *s3test.FaultProxy {
+	s.t.Helper()
+	p := s3test.NewFaultProxy(s.t, s.srcServer().Endpoint)
+	s.srcURL = p.URL
+	s.writeConfig()
+	return p
 }
 
 // result is one s3sync run.

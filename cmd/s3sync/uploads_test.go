@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/s3sync/s3sync/catalog/pgtest"
@@ -141,11 +140,7 @@ func TestCleanupUploads(t *testing.T) {
 // createUpload starts a multipart upload of key in bucket and returns its ID.
 func createUpload(t *testing.T, srv *s3test.Server, bucket, key string) string {
 	t.Helper()
-	cl := s3.New(s3.Options{
-		Region: srv.Region, BaseEndpoint: aws.String(srv.Endpoint), UsePathStyle: true,
-		Credentials: credentials.NewStaticCredentialsProvider(srv.AccessKey, srv.SecretKey, ""),
-	})
-	out, err := cl.CreateMultipartUpload(context.Background(), &s3.CreateMultipartUploadInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	out, err := adminClient(srv).CreateMultipartUpload(context.Background(), &s3.CreateMultipartUploadInput{Bucket: aws.String(bucket), Key: aws.String(key)})
 	if err != nil {
 		t.Fatalf("create multipart upload %s: %v", key, err)
 	}
