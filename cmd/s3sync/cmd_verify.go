@@ -33,11 +33,15 @@ func newVerifyCommand(g *globals) *cli.Command {
 	var o verifyOptions
 	return &cli.Command{
 		Name:  "verify",
-		Usage: "check done objects at the destination with HEAD; mismatches become failed",
-		Description: "Checks that every done object (or a random sample) is at the destination with the size copied\n" +
-			"(and the database's size for originals), the source's ETag when both are plain MD5s, and the\n" +
-			"Content-Type and Cache-Control the copy set. Mismatches are marked failed with the reason, so\n" +
-			"`s3sync retry-failed` copies them again. Exit 0 only when everything checked is right, 3 otherwise.",
+		Usage: "check done objects at the destination against their source; --public: as a visitor sees them",
+		Description: "Checks with HEAD that every done object (or a random sample) is at the destination with its\n" +
+			"source's size (the size copied when the source is gone), the source's ETag when both are plain\n" +
+			"MD5s, and the Content-Type and Cache-Control the copy set. Mismatches are marked failed with the\n" +
+			"reason, so `s3sync retry-failed` copies them again; an original whose source differs from the\n" +
+			"database's size is a warning. Exit 0 only when everything checked is right, 3 otherwise.\n" +
+			"--public fetches done objects anonymously from [s3.destination] public_url, as a visitor's\n" +
+			"browser does (a sample of 100 unless --all or --sample N), and reports without changing them.\n" +
+			"Example: s3sync verify --sample 1000; s3sync verify --public",
 		Flags: []cli.Flag{
 			&cli.IntFlag{Name: "sample", Usage: "check `N` done objects picked at random", DefaultText: "all", Destination: &o.sample},
 			&cli.BoolFlag{Name: "all", Usage: "check every done object (the default)", Destination: &o.all},
