@@ -284,7 +284,9 @@ func (rec Record) styles(f File) []style {
 			styles = append(styles, style{StyleStatic, "png"})
 		}
 	case rec.Kind == CustomEmojis, rec.Kind == PreviewCardProviders:
-		// has_attached_file styles: { static: { format: 'png' } }
+		// styles: { static: { format: 'png' } } in app/models/custom_emoji.rb and
+		// app/models/preview_card_provider.rb; preview cards (app/models/preview_card.rb) and
+		// backups (app/models/backup.rb) have the original only.
 		styles = append(styles, style{StyleStatic, "png"})
 	case rec.Kind == SiteUploads:
 		styles = append(styles, siteUploadStyles(rec.Var, rec.Layout)...)
@@ -292,7 +294,10 @@ func (rec Record) styles(f File) []style {
 	return styles
 }
 
-// remote applies the kind's locality rule to the record's Remote flag.
+// remote applies the kind's locality rule to the record's Remote flag: local? is
+// remote_url.blank? in app/models/media_attachment.rb, domain.nil? in
+// app/models/concerns/account/*.rb and app/models/custom_emoji.rb, false in
+// app/models/preview_card.rb; the other models have no local?, which :prefix_url reads as local.
 func (rec Record) remote(s kindSpec) bool {
 	switch s.locality {
 	case neverLocal:

@@ -306,8 +306,10 @@ func (r *Reader) Layout() Layout { return r.layout }
 
 // layoutOf tells the release from what each one added to the tables s3sync reads, which
 // holds whatever schema_migrations says (a patch release of a stable branch, a development
-// snapshot): preview_card_providers came with 3.5 (and kt-paperclip with it), site_uploads
-// blurhash with 4.0's thumbnail styles, preview_cards published_at with 4.2. A database
+// snapshot): preview_card_providers came with 3.5 (Mastodon's Gemfile switched to
+// kt-paperclip for it), site_uploads blurhash with 4.0's thumbnail styles
+// (app/models/site_upload.rb), preview_cards published_at (db/migrate/20230724160715) with
+// 4.2, whose app/models/media_attachment.rb converts AVIF. A database
 // with none of those tables is taken for the newest release.
 func layoutOf(tables map[Kind]*tableShape) Layout {
 	switch {

@@ -72,6 +72,7 @@ func releaseRecords(s *sandbox, r release) []expectedFile {
 		{id: "14", name: "r.jpg", ct: "image/jpeg", remote: "https://r.example/r.jpg", ssv: true},
 		{id: "15", name: "w.webp", ct: "image/webp", minRel: "4.0"},
 		{id: "16", name: "h.heic", ct: "image/heic", minRel: "4.0"},
+		{id: "20", name: "av.avif", ct: "image/avif", minRel: "4.0"},
 		{id: "17", typ: 4, name: "ra.mp3", ct: "audio/mpeg", remote: "https://r.example/ra.mp3", ssv: true, thumb: "rt.png", thumbCT: "image/png"},
 		{id: "18"}, // no file: nothing to copy
 		{id: "19", name: "ws.png", ct: "image/png", remote: "   ", ssv: true},
@@ -109,6 +110,14 @@ func releaseRecords(s *sandbox, r release) []expectedFile {
 	if r.atLeast("4.0") {
 		add("", p("000/000/015")+"original/w.webp", p("000/000/015")+"small/w.webp")
 		add("", p("000/000/016")+"original/h.heic", p("000/000/016")+"small/h.jpeg")
+		// AVIF joined IMAGE_CONVERTIBLE_MIME_TYPES in 4.2: its small is JPEG from then on,
+		// AVIF in 4.0 and 4.1; a 4.0 small is found and written where 4.2+ asks for it.
+		if r.atLeast("4.2") {
+			add(p("000/000/020")+"small/av.avif", p("000/000/020")+"small/av.jpeg")
+		} else {
+			add("", p("000/000/020")+"small/av.avif")
+		}
+		add("", p("000/000/020")+"original/av.avif")
 	}
 	add("", cache+p("000/000/017")+"original/ra.mp3")
 	if r.hasStorageSchema() {
