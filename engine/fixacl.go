@@ -76,7 +76,7 @@ func FixACL(ctx context.Context, db *checkpoint.DB, dst ACLSetter, opts FixACLOp
 				if o.Private && opts.PrivateACL != "" {
 					acl, private = opts.PrivateACL, true
 				}
-				key := destKey(o)
+				key := o.DestKey()
 				err := dst.PutACL(gctx, key, acl)
 				if err != nil && gctx.Err() != nil {
 					return gctx.Err()

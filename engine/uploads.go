@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/s3sync/s3sync/catalog"
@@ -73,17 +74,20 @@ func IncompleteUploads(ctx context.Context, dst UploadLister, log UploadLog) ([]
 			recorded[u.UploadID] = true
 		}
 	}
+	// One listing of the bucket (under its key prefix), filtered here: incomplete uploads are
+	// few, and one request beats one per Mastodon prefix.
+	prefixes := MastodonPrefixes()
 	var out []IncompleteUpload
-	for _, p := range MastodonPrefixes() {
-		err := dst.ListUploads(ctx, p, func(u storage.Upload) error {
-			out = append(out, IncompleteUpload{Upload: u, Recorded: recorded[u.UploadID]})
-			return nil
-		})
-		if err != nil {
-			return out, err
+	err := dst.ListUploads(ctx, "", func(u storage.Upload) error {
+		for _, p := range prefixes {
+			if strings.HasPrefix(u.Key, p) {
+				out = append(out, IncompleteUpload{Upload: u, Recorded: recorded[u.UploadID]})
+				break
+			}
 		}
-	}
-	return out, nil
+		return nil
+	})
+	return out, err
 }
 
 // OldestUpload returns the earliest Initiated of ups, zero for none.

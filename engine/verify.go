@@ -94,7 +94,7 @@ func Verify(ctx context.Context, db *checkpoint.DB, src, dst Header, opts Verify
 			if warning != "" {
 				sum.Warnings++
 				if opts.OnWarning != nil {
-					opts.OnWarning(VerifyProblem{Object: o, Key: destKey(o), Reason: warning})
+					opts.OnWarning(VerifyProblem{Object: o, Key: o.DestKey(), Reason: warning})
 				}
 			}
 			return nil
@@ -106,7 +106,7 @@ func Verify(ctx context.Context, db *checkpoint.DB, src, dst Header, opts Verify
 			return fmt.Errorf("checkpoint: %w", err)
 		}
 		if opts.OnProblem != nil {
-			opts.OnProblem(VerifyProblem{Object: o, Key: destKey(o), Reason: reason})
+			opts.OnProblem(VerifyProblem{Object: o, Key: o.DestKey(), Reason: reason})
 		}
 		return nil
 	})
@@ -163,9 +163,6 @@ func verifySelection(db *checkpoint.DB, opts VerifyOptions) ([]checkpoint.Object
 	return out, err
 }
 
-// destKey is where the copy wrote o: the key Mastodon asks for.
-func destKey(o checkpoint.Object) string { return o.DestKey() }
-
 // verifyObject returns why o is not right at the destination ("" when it is) and, for a right
 // one, a warning when its source differs from the database; the error is only for
 // cancellation.
@@ -178,7 +175,7 @@ func verifyObject(ctx context.Context, lim *rate.Limiter, src, dst Header, o che
 		}
 		return h.Head(ctx, key)
 	}
-	key := destKey(o)
+	key := o.DestKey()
 	d, err := head(dst, key)
 	switch {
 	case ctx.Err() != nil:

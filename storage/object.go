@@ -372,9 +372,6 @@ type Upload struct {
 // (relative to the key prefix), page by page.
 func (c *Client) ListUploads(ctx context.Context, prefix string, fn func(Upload) error) error {
 	full := c.Key(prefix)
-	if c.prefix != "" && prefix == "" {
-		full = c.prefix + "/"
-	}
 	in := &s3.ListMultipartUploadsInput{Bucket: aws.String(c.bucket), Prefix: aws.String(full)}
 	for {
 		out, err := c.s3.ListMultipartUploads(ctx, in)
