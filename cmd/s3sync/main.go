@@ -77,6 +77,7 @@ func run(ctx context.Context, args []string, e env) int {
 	g := &globals{env: e, args: args}
 	app := &cli.App{
 		Name:      "s3sync",
+		Version:   versionString(), // --version prints versionLine (version.go)
 		Usage:     "copy a Mastodon server's media from one S3 bucket to another",
 		UsageText: "s3sync [global options] plan|copy|retry-failed|report|status [options]",
 		Description: "s3sync reads the Mastodon database to learn every object it references (plan), copies them\n" +
@@ -111,6 +112,7 @@ func run(ctx context.Context, args []string, e env) int {
 			newOrphansCommand(g),        // cmd_orphans.go
 			newFixACLCommand(g),         // cmd_fix_acl.go
 			newCleanupUploadsCommand(g), // cmd_cleanup_uploads.go
+			newVersionCommand(g),        // version.go
 		},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return usageErrorf("s3sync --help", "%v", err)
