@@ -125,14 +125,12 @@ Errors caused by a lost or refused connection wrap ErrConnection (IsConnectionEr
 one, Reader.Reconnect makes a new connection and Scan's AfterID resumes after the last page
 handled.
 
-# SSH tunnel
+# Reaching the server
 
-OpenTunnel logs in to an SSH server with golang.org/x/crypto/ssh (a key file, then an
-ssh-agent's keys, then a password) after checking its host key against an OpenSSH
-known_hosts file, and its DialContext, set as DBConfig.DialFunc, carries each database
-connection as a channel of that one SSH connection: no ssh process, no local port. Keepalives
-find a dead connection; the next dial, as made by Reconnect, replaces it. An unknown host key
-is refused with its fingerprint and the known_hosts line to add (ErrHostKeyUnknown), another
-key than the listed one loudly (ErrHostKeyChanged).
+Connections go to the server directly, or through DBConfig.DialFunc when it is set: an SSH
+tunnel (package tunnel) plugs in there, so that no SSH knowledge lives beside the Mastodon
+rules and a tunnel can be tested, or replaced, on its own. Its errors cross the seam as
+they are; one with a method ConnectionError() bool says by it whether it is a lost
+connection worth a Reconnect (a dropped tunnel) or not (a refused login or host key).
 */
 package catalog

@@ -29,8 +29,32 @@ var ErrNoColumn = errors.New("column not found")
 var ErrConnection = errors.New("database connection lost")
 
 // IsConnectionError reports whether err is due to a lost or refused connection (it wraps
-// ErrConnection), so that reconnecting and trying again may succeed.
-func IsConnectionError(err error) bool { return errors.Is(err, ErrConnection) }
+// ErrConnection, or a DialFunc's error says so), so that reconnecting and trying again may
+// succeed.
+func IsConnectionError(err error) bool {
+	if errors.Is(err, ErrConnection) {
+		return true
+	}
+	lost, ok := dialVerdict(err)
+	return ok && lost
+}
+
+// connectionErrorer is the seam through which a DialFunc classifies its errors: catalog
+// cannot know the dialer's error types (an SSH tunnel's live in a package of their own,
+// which knows nothing of catalog), so the error says itself whether reconnecting may help.
+type connectionErrorer interface {
+	ConnectionError() bool
+}
+
+// dialVerdict returns what an error in err's chain with a ConnectionError method says, and
+// whether there was one.
+func dialVerdict(err error) (lost, ok bool) {
+	var ce connectionErrorer
+	if errors.As(err, &ce) {
+		return ce.ConnectionError(), true
+	}
+	return false, false
+}
 
 // DBConfig says how to reach Mastodon's PostgreSQL database.
 type DBConfig struct {
@@ -45,7 +69,10 @@ type DBConfig struct {
 	ConnectTimeout time.Duration
 
 	// DialFunc, when set, is used to reach the server (an SSH tunnel plugs in here) and the
-	// host name is handed to it unresolved; nil = direct TCP (or Unix socket).
+	// host name is handed to it unresolved; nil = direct TCP (or Unix socket). An error it
+	// returns with a method ConnectionError() bool is a connection error (IsConnectionError)
+	// exactly when that method says so: a dropped tunnel is worth reconnecting, a refused
+	// login is not.
 	DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
@@ -202,9 +229,8 @@ func openFailure(op, label, password string, err error) error {
 // network errors, a server starting up or shutting down, a terminated backend, an SSH tunnel
 // that lost its connection. Authentication and query errors are not.
 func transient(err error) bool {
-	var se *sshError
-	if errors.As(err, &se) {
-		return se.transient
+	if lost, ok := dialVerdict(err); ok {
+		return lost
 	}
 	if errors.Is(err, ErrConnection) {
 		return true

@@ -16,9 +16,10 @@ import (
 
 	"github.com/s3sync/s3sync/catalog"
 	"github.com/s3sync/s3sync/catalog/pgtest"
-	"github.com/s3sync/s3sync/catalog/sshtest"
 	"github.com/s3sync/s3sync/checkpoint"
 	"github.com/s3sync/s3sync/engine"
+	"github.com/s3sync/s3sync/tunnel"
+	"github.com/s3sync/s3sync/tunnel/sshtest"
 )
 
 // fakeCatalog serves records with the given ids (one backups object each) and loses its
@@ -338,7 +339,7 @@ func TestPlanSurvivesSSHDRestart(t *testing.T) {
 	in := srv.StartInstance(t)
 	tc := in.Tunnel()
 	tc.KeyFile = srv.Key
-	tun, err := catalog.OpenTunnel(context.Background(), tc)
+	tun, err := tunnel.Open(context.Background(), tc)
 	if err != nil {
 		t.Fatal(err)
 	}

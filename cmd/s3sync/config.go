@@ -16,6 +16,7 @@ import (
 	"github.com/s3sync/s3sync/catalog"
 	"github.com/s3sync/s3sync/engine"
 	"github.com/s3sync/s3sync/storage"
+	"github.com/s3sync/s3sync/tunnel"
 )
 
 // Defaults for values the config file may leave out.
@@ -42,7 +43,7 @@ type Config struct {
 	Source      *storage.Config // nil when [s3.source] is absent
 	Destination *storage.Config // nil when [s3.destination] is absent
 	Database    *catalog.DBConfig
-	Tunnel      *catalog.TunnelConfig // [pg.tunnel] when enabled = true; nil = connect directly
+	Tunnel      *tunnel.Config // [pg.tunnel] when enabled = true; nil = connect directly
 
 	Concurrency int    // [sync] concurrency, else [celery] concurrency, default 16
 	Checkpoint  string // [sync] checkpoint, "" = default

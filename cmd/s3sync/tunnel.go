@@ -13,6 +13,7 @@ import (
 	"gopkg.in/ini.v1"
 
 	"github.com/s3sync/s3sync/catalog"
+	"github.com/s3sync/s3sync/tunnel"
 )
 
 // The [pg.tunnel] keys, and the environment variables that may carry its secrets.
@@ -26,12 +27,12 @@ const (
 
 // tunnel parses [pg.tunnel]: nil unless enabled = true. Paths stay as written; openCatalog
 // resolves them.
-func (p *parser) tunnel(s *ini.Section) *catalog.TunnelConfig {
+func (p *parser) tunnel(s *ini.Section) *tunnel.Config {
 	p.known(s, tunnelKeys...)
 	if !p.boolean(s, "enabled", false) {
 		return nil
 	}
-	c := &catalog.TunnelConfig{
+	c := &tunnel.Config{
 		Host:                  p.str(s, "ssh_host"),
 		Port:                  p.integer(s, "ssh_port", 22, 1, 65535),
 		User:                  p.str(s, "ssh_user"),
@@ -44,7 +45,7 @@ func (p *parser) tunnel(s *ini.Section) *catalog.TunnelConfig {
 	p.required(s, "ssh_host", c.Host)
 	p.required(s, "ssh_user", c.User)
 	host := p.str(s, "local_host")
-	if host != "" && !catalog.IsLoopback(host) {
+	if host != "" && !tunnel.IsLoopback(host) {
 		p.fail(s.Name(), "local_host", "%q is not a loopback address: a forward there would open the database to the network; use 127.0.0.1, or leave local_host and local_port empty (s3sync needs no local port)", host)
 	}
 	if p.str(s, "local_port") != "" {
@@ -64,14 +65,14 @@ func (p *parser) tunnel(s *ini.Section) *catalog.TunnelConfig {
 // enabled. close releases the connection and the tunnel.
 func openCatalog(ctx context.Context, g *globals, cfg *Config) (reader *catalog.Reader, close func(), err error) {
 	db := *cfg.Database
-	var tun *catalog.Tunnel
+	var tun *tunnel.Tunnel
 	if cfg.Tunnel != nil {
 		tc, err := tunnelConfig(cfg, g.getenv)
 		if err != nil {
 			return nil, nil, err
 		}
 		tc.Log = g.log
-		tun, err = catalog.OpenTunnel(ctx, tc)
+		tun, err = tunnel.Open(ctx, tc)
 		if err != nil {
 			return nil, nil, tunnelError(err)
 		}
@@ -93,9 +94,9 @@ func openCatalog(ctx context.Context, g *globals, cfg *Config) (reader *catalog.
 	}, nil
 }
 
-// tunnelConfig completes [pg.tunnel] for OpenTunnel: the key file found, ~ expanded, the
+// tunnelConfig completes [pg.tunnel] for tunnel.Open: the key file found, ~ expanded, the
 // agent from SSH_AUTH_SOCK, and the database's address as the forward's destination.
-func tunnelConfig(cfg *Config, getenv func(string) string) (catalog.TunnelConfig, error) {
+func tunnelConfig(cfg *Config, getenv func(string) string) (tunnel.Config, error) {
 	tc := *cfg.Tunnel
 	tc.AgentSocket = getenv("SSH_AUTH_SOCK")
 	if tc.KeyFile != "" {
@@ -144,17 +145,17 @@ func expandHome(path string) string {
 	return filepath.Join(home, path[1:])
 }
 
-// tunnelFields maps catalog.TunnelConfig fields to their [pg.tunnel] keys.
+// tunnelFields maps tunnel.Config fields to their [pg.tunnel] keys.
 var tunnelFields = map[string]string{
 	"Host": "ssh_host", "Port": "ssh_port", "User": "ssh_user", "Password": "ssh_password",
 	"KeyFile": "ssh_key", "KeyPassphrase": "ssh_key_passphrase", "KnownHosts": "known_hosts",
 	"LocalAddr": "local_port",
 }
 
-// tunnelError turns a TunnelConfigError into a configError naming the [pg.tunnel] key (exit
+// tunnelError turns a tunnel.ConfigError into a configError naming the [pg.tunnel] key (exit
 // 2); SSH failures stay runtime errors (exit 1).
 func tunnelError(err error) error {
-	var tce *catalog.TunnelConfigError
+	var tce *tunnel.ConfigError
 	if !errors.As(err, &tce) {
 		return err
 	}

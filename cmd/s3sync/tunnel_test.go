@@ -20,8 +20,8 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/s3sync/s3sync/catalog/pgtest"
-	"github.com/s3sync/s3sync/catalog/sshtest"
 	"github.com/s3sync/s3sync/checkpoint"
+	"github.com/s3sync/s3sync/tunnel/sshtest"
 )
 
 // useTunnel rewrites the sandbox's config with a [pg.tunnel] section of the given keys
@@ -463,7 +463,7 @@ func TestFindKeyFile(t *testing.T) {
 		"private/id_ed25519": filepath.Join(dir, "private/id_ed25519"), // the old default
 		"id_ed25519":         filepath.Join(dir, "private/id_ed25519"),
 		"here_key":           filepath.Join(dir, "here_key"), // the working directory first
-		"/abs/key":           "/abs/key",                     // OpenTunnel reports a missing one
+		"/abs/key":           "/abs/key",                     // tunnel.Open reports a missing one
 	}
 	for in, want := range cases {
 		if got, err := findKeyFile(in, dir); err != nil || got != want {

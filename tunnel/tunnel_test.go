@@ -1,9 +1,10 @@
-package catalog_test
+package tunnel_test
 
 import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"reflect"
@@ -20,13 +21,14 @@ import (
 
 	"github.com/s3sync/s3sync/catalog"
 	"github.com/s3sync/s3sync/catalog/pgtest"
-	"github.com/s3sync/s3sync/catalog/sshtest"
+	"github.com/s3sync/s3sync/tunnel"
+	"github.com/s3sync/s3sync/tunnel/sshtest"
 )
 
 // openTunnel opens a tunnel and closes it when the test ends.
-func openTunnel(t *testing.T, cfg catalog.TunnelConfig) *catalog.Tunnel {
+func openTunnel(t *testing.T, cfg tunnel.Config) *tunnel.Tunnel {
 	t.Helper()
-	tun, err := catalog.OpenTunnel(context.Background(), cfg)
+	tun, err := tunnel.Open(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("open tunnel: %v", err)
 	}
@@ -35,22 +37,59 @@ func openTunnel(t *testing.T, cfg catalog.TunnelConfig) *catalog.Tunnel {
 }
 
 // through returns db's config with its connections made through tun.
-func through(db *pgtest.Database, tun *catalog.Tunnel) catalog.DBConfig {
+func through(db *pgtest.Database, tun *tunnel.Tunnel) catalog.DBConfig {
 	cfg := db.Config
 	cfg.DialFunc = tun.DialContext
 	return cfg
 }
 
-// backupsDB returns a database with backups 1..n, scanned in pages of 3 by the tests here.
+// backupsDB returns a database with backups 1..n ("<id>.zip"), scanned in pages of 3 by the
+// tests here.
 func backupsDB(t *testing.T, n int) *pgtest.Database {
 	t.Helper()
 	db := pgtest.NewDatabase(t, pgtest.Schema(pgtest.ModernSchema))
-	ids := make([]int64, n)
-	for i := range ids {
-		ids[i] = int64(i + 1)
+	var values []string
+	for id := 1; id <= n; id++ {
+		values = append(values, fmt.Sprintf("(%d, '%d.zip')", id, id))
 	}
-	insertBackups(t, db, ids...)
+	db.Exec(t, "INSERT INTO backups (id, dump_file_name) VALUES "+strings.Join(values, ", "))
 	return db
+}
+
+// open opens a catalog reader and closes it when the test ends.
+func open(t *testing.T, cfg catalog.DBConfig) *catalog.Reader {
+	t.Helper()
+	r, err := catalog.Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Close)
+	return r
+}
+
+// scanAll scans kind and returns every page.
+func scanAll(t *testing.T, r *catalog.Reader, kind catalog.Kind, opts catalog.ScanOptions) []catalog.Page {
+	t.Helper()
+	var pages []catalog.Page
+	err := r.Scan(context.Background(), kind, opts, func(p catalog.Page) error {
+		pages = append(pages, p)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("scan %s: %v", kind, err)
+	}
+	return pages
+}
+
+// keys returns "id style: key" for every object of the pages.
+func keys(pages []catalog.Page) []string {
+	var out []string
+	for _, p := range pages {
+		for _, o := range p.Objects {
+			out = append(out, strconv.FormatInt(o.RecordID, 10)+" "+o.Attachment+"/"+o.Style+": "+o.Key())
+		}
+	}
+	return out
 }
 
 // Every way of logging in reads the same records as a direct connection.
@@ -59,23 +98,23 @@ func TestTunnelAuthentication(t *testing.T) {
 	db := backupsDB(t, 10)
 	want := keys(scanAll(t, open(t, db.Config), catalog.Backups, catalog.ScanOptions{PageSize: 3}))
 
-	cases := map[string]func(*catalog.TunnelConfig){
-		"ed25519 key": func(c *catalog.TunnelConfig) { c.KeyFile = srv.Key },
-		"encrypted key": func(c *catalog.TunnelConfig) {
+	cases := map[string]func(*tunnel.Config){
+		"ed25519 key": func(c *tunnel.Config) { c.KeyFile = srv.Key },
+		"encrypted key": func(c *tunnel.Config) {
 			c.KeyFile, c.KeyPassphrase = srv.EncryptedKey, srv.Passphrase
 		},
-		"rsa key":   func(c *catalog.TunnelConfig) { c.KeyFile = srv.RSAKey },
-		"ecdsa key": func(c *catalog.TunnelConfig) { c.KeyFile = srv.ECDSAKey },
-		"password":  func(c *catalog.TunnelConfig) { c.Password = srv.Password },
-		"agent": func(c *catalog.TunnelConfig) {
+		"rsa key":   func(c *tunnel.Config) { c.KeyFile = srv.RSAKey },
+		"ecdsa key": func(c *tunnel.Config) { c.KeyFile = srv.ECDSAKey },
+		"password":  func(c *tunnel.Config) { c.Password = srv.Password },
+		"agent": func(c *tunnel.Config) {
 			c.AgentSocket = sshtest.StartAgent(t, srv.Passphrase, srv.EncryptedKey)
 		},
 		// Key first, then agent, then password: an unknown key does not stop the others.
-		"unknown key then agent": func(c *catalog.TunnelConfig) {
+		"unknown key then agent": func(c *tunnel.Config) {
 			c.KeyFile = sshtest.NewKeyFile(t)
 			c.AgentSocket = sshtest.StartAgent(t, "", srv.RSAKey)
 		},
-		"unknown key then password": func(c *catalog.TunnelConfig) {
+		"unknown key then password": func(c *tunnel.Config) {
 			c.KeyFile, c.Password = sshtest.NewKeyFile(t), srv.Password
 		},
 	}
@@ -105,8 +144,8 @@ func TestTunnelUnknownHostKey(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			cfg := srv.Tunnel()
 			cfg.KeyFile, cfg.KnownHosts = srv.Key, known
-			_, err := catalog.OpenTunnel(context.Background(), cfg)
-			if !errors.Is(err, catalog.ErrHostKeyUnknown) {
+			_, err := tunnel.Open(context.Background(), cfg)
+			if !errors.Is(err, tunnel.ErrHostKeyUnknown) {
 				t.Fatalf("error %v, want ErrHostKeyUnknown", err)
 			}
 			msg := err.Error()
@@ -136,8 +175,8 @@ func TestTunnelChangedHostKey(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			cfg := srv.Tunnel()
 			cfg.KeyFile, cfg.KnownHosts = srv.Key, sshtest.WriteKnownHosts(t, line)
-			_, err := catalog.OpenTunnel(context.Background(), cfg)
-			if !errors.Is(err, catalog.ErrHostKeyChanged) {
+			_, err := tunnel.Open(context.Background(), cfg)
+			if !errors.Is(err, tunnel.ErrHostKeyChanged) {
 				t.Fatalf("error %v, want ErrHostKeyChanged", err)
 			}
 			if !strings.Contains(err.Error(), "HOST KEY CHANGED") || strings.Contains(err.Error(), "\n") {
@@ -151,22 +190,22 @@ func TestTunnelChangedHostKey(t *testing.T) {
 func TestTunnelAuthRefused(t *testing.T) {
 	srv := sshtest.New(t)
 	cases := map[string]struct {
-		set  func(*catalog.TunnelConfig)
+		set  func(*tunnel.Config)
 		want string
 	}{
-		"wrong password": {func(c *catalog.TunnelConfig) { c.Password = "not-the-password" }, "password"},
-		"unknown key":    {func(c *catalog.TunnelConfig) { c.KeyFile = sshtest.NewKeyFile(t) }, "key "},
-		"wrong user": {func(c *catalog.TunnelConfig) {
+		"wrong password": {func(c *tunnel.Config) { c.Password = "not-the-password" }, "password"},
+		"unknown key":    {func(c *tunnel.Config) { c.KeyFile = sshtest.NewKeyFile(t) }, "key "},
+		"wrong user": {func(c *tunnel.Config) {
 			c.User, c.KeyFile = "nobody", srv.Key
 		}, "nobody"},
-		"empty agent": {func(c *catalog.TunnelConfig) { c.AgentSocket = sshtest.StartAgent(t, "") }, "ssh-agent (0 keys)"},
+		"empty agent": {func(c *tunnel.Config) { c.AgentSocket = sshtest.StartAgent(t, "") }, "ssh-agent (0 keys)"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			cfg := srv.Tunnel()
 			tc.set(&cfg)
-			_, err := catalog.OpenTunnel(context.Background(), cfg)
-			if !errors.Is(err, catalog.ErrSSHAuth) || catalog.IsConnectionError(err) {
+			_, err := tunnel.Open(context.Background(), cfg)
+			if !errors.Is(err, tunnel.ErrSSHAuth) || catalog.IsConnectionError(err) {
 				t.Fatalf("error %v, want ErrSSHAuth and not a connection error", err)
 			}
 			if !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") ||
@@ -177,27 +216,27 @@ func TestTunnelAuthRefused(t *testing.T) {
 	}
 }
 
-// Configuration mistakes are TunnelConfigErrors naming the field, found before connecting.
+// Configuration mistakes are ConfigErrors naming the field, found before connecting.
 func TestTunnelConfigErrors(t *testing.T) {
 	srv := sshtest.New(t)
 	pub := srv.Key + ".pub"
 	cases := []struct {
 		name, field string
-		set         func(*catalog.TunnelConfig)
+		set         func(*tunnel.Config)
 	}{
-		{"no host", "Host", func(c *catalog.TunnelConfig) { c.Host, c.KeyFile = "", srv.Key }},
-		{"no user", "User", func(c *catalog.TunnelConfig) { c.User, c.KeyFile = "", srv.Key }},
-		{"no way to log in", "", func(c *catalog.TunnelConfig) {}},
-		{"missing key file", "KeyFile", func(c *catalog.TunnelConfig) { c.KeyFile = srv.Key + ".missing" }},
-		{"public key", "KeyFile", func(c *catalog.TunnelConfig) { c.KeyFile = pub }},
-		{"encrypted without passphrase", "KeyPassphrase", func(c *catalog.TunnelConfig) { c.KeyFile = srv.EncryptedKey }},
-		{"wrong passphrase", "KeyPassphrase", func(c *catalog.TunnelConfig) {
+		{"no host", "Host", func(c *tunnel.Config) { c.Host, c.KeyFile = "", srv.Key }},
+		{"no user", "User", func(c *tunnel.Config) { c.User, c.KeyFile = "", srv.Key }},
+		{"no way to log in", "", func(c *tunnel.Config) {}},
+		{"missing key file", "KeyFile", func(c *tunnel.Config) { c.KeyFile = srv.Key + ".missing" }},
+		{"public key", "KeyFile", func(c *tunnel.Config) { c.KeyFile = pub }},
+		{"encrypted without passphrase", "KeyPassphrase", func(c *tunnel.Config) { c.KeyFile = srv.EncryptedKey }},
+		{"wrong passphrase", "KeyPassphrase", func(c *tunnel.Config) {
 			c.KeyFile, c.KeyPassphrase = srv.EncryptedKey, "Wrong-Passphrase"
 		}},
-		{"public listener", "LocalAddr", func(c *catalog.TunnelConfig) {
+		{"public listener", "LocalAddr", func(c *tunnel.Config) {
 			c.KeyFile, c.LocalAddr, c.ForwardAddr = srv.Key, "0.0.0.0:15432", "127.0.0.1:5432"
 		}},
-		{"unreadable known_hosts", "KnownHosts", func(c *catalog.TunnelConfig) {
+		{"unreadable known_hosts", "KnownHosts", func(c *tunnel.Config) {
 			c.KeyFile, c.KnownHosts = srv.Key, t.TempDir()
 		}},
 	}
@@ -205,10 +244,10 @@ func TestTunnelConfigErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := srv.Tunnel()
 			tc.set(&cfg)
-			_, err := catalog.OpenTunnel(context.Background(), cfg)
-			var ce *catalog.TunnelConfigError
+			_, err := tunnel.Open(context.Background(), cfg)
+			var ce *tunnel.ConfigError
 			if !errors.As(err, &ce) || ce.Field != tc.field {
-				t.Fatalf("error %v, want a TunnelConfigError for %q", err, tc.field)
+				t.Fatalf("error %v, want a ConfigError for %q", err, tc.field)
 			}
 			if strings.Contains(err.Error(), "Wrong-Passphrase") || strings.Contains(err.Error(), "\n") {
 				t.Errorf("message: %s", err)
@@ -224,7 +263,7 @@ func TestTunnelServerDown(t *testing.T) {
 	in.Kill()
 	cfg := in.Tunnel()
 	cfg.KeyFile = srv.Key
-	_, err := catalog.OpenTunnel(context.Background(), cfg)
+	_, err := tunnel.Open(context.Background(), cfg)
 	if !catalog.IsConnectionError(err) || !strings.Contains(err.Error(), "connection refused") || strings.Contains(err.Error(), "\n") {
 		t.Fatalf("error %v, want a one-line connection error", err)
 	}
@@ -284,8 +323,8 @@ func TestTunnelLocalForward(t *testing.T) {
 
 	// Taken port: a configuration error naming LocalAddr.
 	cfg.LocalAddr = tun.Addr().String()
-	_, err := catalog.OpenTunnel(context.Background(), cfg)
-	var ce *catalog.TunnelConfigError
+	_, err := tunnel.Open(context.Background(), cfg)
+	var ce *tunnel.ConfigError
 	if !errors.As(err, &ce) || ce.Field != "LocalAddr" || !strings.Contains(err.Error(), "address already in use") {
 		t.Errorf("second listener on the same port: %v", err)
 	}

@@ -1,4 +1,4 @@
-package catalog
+package tunnel
 
 import (
 	"context"
@@ -21,9 +21,10 @@ import (
 	"golang.org/x/crypto/ssh/knownhosts"
 )
 
-// TunnelConfig says how to reach the database through an SSH server ([pg.tunnel]). The
-// database's host and port are then as the SSH server sees them.
-type TunnelConfig struct {
+// Config says how to reach the SSH server and log in to it. The addresses the tunnel
+// connects to (DialContext's addr, ForwardAddr) are as the SSH server sees them: it resolves
+// and dials them.
+type Config struct {
 	Host string // SSH server name or address (ssh_host); required
 	Port int    // SSH port (ssh_port); 0 = 22
 	User string // login name on the SSH server (ssh_user); required
@@ -58,11 +59,14 @@ type TunnelConfig struct {
 	Log zerolog.Logger
 }
 
-// DefaultKeepalive is the Keepalive used when TunnelConfig leaves it zero.
-const DefaultKeepalive = 15 * time.Second
+// Defaults for the Config fields left zero.
+const (
+	DefaultKeepalive      = 15 * time.Second // Keepalive
+	DefaultConnectTimeout = 30 * time.Second // ConnectTimeout
+)
 
 // Address returns the SSH server's host:port.
-func (c TunnelConfig) Address() string {
+func (c Config) Address() string {
 	port := c.Port
 	if port == 0 {
 		port = 22
@@ -71,20 +75,20 @@ func (c TunnelConfig) Address() string {
 }
 
 // GoString keeps %#v from printing the password and passphrase.
-func (c TunnelConfig) GoString() string {
-	return fmt.Sprintf("catalog.TunnelConfig{Host:%q, Port:%d, User:%q, KeyFile:%q, KnownHosts:%q, LocalAddr:%q, ForwardAddr:%q, Insecure:%v}",
+func (c Config) GoString() string {
+	return fmt.Sprintf("tunnel.Config{Host:%q, Port:%d, User:%q, KeyFile:%q, KnownHosts:%q, LocalAddr:%q, ForwardAddr:%q, Insecure:%v}",
 		c.Host, c.Port, c.User, c.KeyFile, c.KnownHosts, c.LocalAddr, c.ForwardAddr, c.InsecureIgnoreHostKey)
 }
 
-// TunnelConfigError is a TunnelConfig that cannot work as given: a field missing, a key
-// file that cannot be read or decrypted, an unreadable known_hosts file, a LocalAddr that is
-// not loopback or is taken. Fixing the configuration fixes it; retrying does not.
-type TunnelConfigError struct {
-	Field string // the TunnelConfig field at fault, such as "KeyFile"; "" = the configuration as a whole
+// ConfigError is a Config that cannot work as given: a field missing, a key file that
+// cannot be read or decrypted, an unreadable known_hosts file, a LocalAddr that is not
+// loopback or is taken. Fixing the configuration fixes it; retrying does not.
+type ConfigError struct {
+	Field string // the Config field at fault, such as "KeyFile"; "" = the configuration as a whole
 	Msg   string // one line, free of secrets
 }
 
-func (e *TunnelConfigError) Error() string {
+func (e *ConfigError) Error() string {
 	if e.Field == "" {
 		return "ssh tunnel: " + e.Msg
 	}
@@ -102,7 +106,7 @@ var (
 )
 
 // sshError is a failed SSH connection: a one-line message, what kind of failure it is, and
-// whether trying again later may succeed (then it is a connection error, see ErrConnection).
+// whether trying again later may succeed, which it tells through ConnectionError.
 type sshError struct {
 	msg       string
 	kind      error // ErrHostKeyUnknown, ErrHostKeyChanged, ErrSSHAuth or nil
@@ -112,13 +116,17 @@ type sshError struct {
 
 func (e *sshError) Error() string { return e.msg }
 
+// ConnectionError reports whether trying again later may succeed: the SSH server or the
+// address behind it could not be reached, or the connection dropped; a refused login or host
+// key never succeeds by itself. It is a method rather than a sentinel error so that catalog,
+// which sees the tunnel only as a DialFunc, can tell the two apart without importing this
+// package (catalog.IsConnectionError).
+func (e *sshError) ConnectionError() bool { return e.transient }
+
 func (e *sshError) Unwrap() []error {
 	var errs []error
 	if e.kind != nil {
 		errs = append(errs, e.kind)
-	}
-	if e.transient {
-		errs = append(errs, ErrConnection)
 	}
 	if e.ctxErr != nil {
 		errs = append(errs, e.ctxErr)
@@ -130,12 +138,12 @@ func (e *sshError) Unwrap() []error {
 var errTunnelClosed = errors.New("ssh tunnel: closed")
 
 // Tunnel carries connections to the database over one SSH connection, made with
-// golang.org/x/crypto/ssh: no ssh process and no local port are needed. Its DialContext is a
-// DBConfig.DialFunc. A lost SSH connection (server restarted, network cut, keepalive
-// unanswered) is replaced by a new one on the next dial. Its methods may be called from
-// several goroutines.
+// golang.org/x/crypto/ssh: no ssh process and no local port are needed. Its DialContext is
+// a dial function as catalog.DBConfig.DialFunc and pgx take it. A lost SSH connection
+// (server restarted, network cut, keepalive unanswered) is replaced by a new one on the next
+// dial. Its methods may be called from several goroutines.
 type Tunnel struct {
-	cfg       TunnelConfig
+	cfg       Config
 	addr      string // the SSH server's host:port
 	log       zerolog.Logger
 	signer    ssh.Signer // from KeyFile; nil = none
@@ -191,12 +199,13 @@ func (c *sshConn) dead() bool {
 	}
 }
 
-// OpenTunnel checks cfg, connects and logs in to the SSH server, and starts the LocalAddr
-// listener when one is set. Configuration mistakes are *TunnelConfigError; a server that
-// cannot be reached, refuses the login or shows an unknown or changed host key gives a
-// one-line error (see ErrHostKeyUnknown, ErrHostKeyChanged, ErrSSHAuth). Close the Tunnel
+// Open checks cfg, connects and logs in to the SSH server, and starts the LocalAddr
+// listener when one is set. Configuration mistakes are *ConfigError; a server that cannot
+// be reached, refuses the login or shows an unknown or changed host key gives a one-line
+// error (see ErrHostKeyUnknown, ErrHostKeyChanged, ErrSSHAuth) whose method
+// ConnectionError() bool says whether trying again later may succeed. Close the Tunnel
 // when done.
-func OpenTunnel(ctx context.Context, cfg TunnelConfig) (*Tunnel, error) {
+func Open(ctx context.Context, cfg Config) (*Tunnel, error) {
 	t := &Tunnel{cfg: cfg, addr: cfg.Address(), log: cfg.Log, keepalive: cfg.Keepalive, timeout: cfg.ConnectTimeout}
 	if t.keepalive <= 0 {
 		t.keepalive = DefaultKeepalive
@@ -212,7 +221,7 @@ func OpenTunnel(ctx context.Context, cfg TunnelConfig) (*Tunnel, error) {
 		l, err := net.Listen("tcp", cfg.LocalAddr)
 		if err != nil {
 			t.cancel()
-			return nil, &TunnelConfigError{"LocalAddr", fmt.Sprintf("cannot listen on %s: %s; pick a free port, or leave it empty (s3sync itself needs no local port)",
+			return nil, &ConfigError{"LocalAddr", fmt.Sprintf("cannot listen on %s: %s; pick a free port, or leave it empty (s3sync itself needs no local port)",
 				cfg.LocalAddr, unwrapOpError(err))}
 		}
 		t.listener = l
@@ -234,28 +243,28 @@ func OpenTunnel(ctx context.Context, cfg TunnelConfig) (*Tunnel, error) {
 func (t *Tunnel) setup() error {
 	c := t.cfg
 	if c.Host == "" {
-		return &TunnelConfigError{"Host", "is missing"}
+		return &ConfigError{"Host", "is missing"}
 	}
 	if c.Port < 0 || c.Port > 65535 {
-		return &TunnelConfigError{"Port", fmt.Sprintf("%d is not a port number", c.Port)}
+		return &ConfigError{"Port", fmt.Sprintf("%d is not a port number", c.Port)}
 	}
 	if c.User == "" {
-		return &TunnelConfigError{"User", "is missing"}
+		return &ConfigError{"User", "is missing"}
 	}
 	if c.LocalAddr != "" {
 		host, _, err := net.SplitHostPort(c.LocalAddr)
 		if err != nil {
-			return &TunnelConfigError{"LocalAddr", fmt.Sprintf("%q is not host:port", c.LocalAddr)}
+			return &ConfigError{"LocalAddr", fmt.Sprintf("%q is not host:port", c.LocalAddr)}
 		}
 		if !IsLoopback(host) {
-			return &TunnelConfigError{"LocalAddr", fmt.Sprintf("%s is not a loopback address: the forward would open the database to the network; use 127.0.0.1", host)}
+			return &ConfigError{"LocalAddr", fmt.Sprintf("%s is not a loopback address: the forward would open the database to the network; use 127.0.0.1", host)}
 		}
 		if c.ForwardAddr == "" {
-			return &TunnelConfigError{"ForwardAddr", "is missing: LocalAddr needs a destination"}
+			return &ConfigError{"ForwardAddr", "is missing: LocalAddr needs a destination"}
 		}
 	}
 	if c.KeyFile == "" && c.AgentSocket == "" && c.Password == "" {
-		return &TunnelConfigError{"", "no way to log in: set a key file or a password, or run an ssh-agent (SSH_AUTH_SOCK)"}
+		return &ConfigError{"", "no way to log in: set a key file or a password, or run an ssh-agent (SSH_AUTH_SOCK)"}
 	}
 	if c.KeyFile != "" {
 		if err := t.loadKey(); err != nil {
@@ -283,25 +292,25 @@ func (t *Tunnel) loadKey() error {
 	path := t.cfg.KeyFile
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return &TunnelConfigError{"KeyFile", fmt.Sprintf("cannot read %s: %s", path, unwrapPathError(err))}
+		return &ConfigError{"KeyFile", fmt.Sprintf("cannot read %s: %s", path, unwrapPathError(err))}
 	}
 	signer, err := ssh.ParsePrivateKey(data)
 	var missing *ssh.PassphraseMissingError
 	if errors.As(err, &missing) {
 		if t.cfg.KeyPassphrase == "" {
-			return &TunnelConfigError{"KeyPassphrase", fmt.Sprintf("%s is encrypted and no passphrase is set", path)}
+			return &ConfigError{"KeyPassphrase", fmt.Sprintf("%s is encrypted and no passphrase is set", path)}
 		}
 		signer, err = ssh.ParsePrivateKeyWithPassphrase(data, []byte(t.cfg.KeyPassphrase))
 		if errors.Is(err, x509.IncorrectPasswordError) {
-			return &TunnelConfigError{"KeyPassphrase", fmt.Sprintf("wrong passphrase for %s", path)}
+			return &ConfigError{"KeyPassphrase", fmt.Sprintf("wrong passphrase for %s", path)}
 		}
 	}
 	if err != nil {
-		msg := oneLine(err.Error(), t.cfg.KeyPassphrase)
+		msg := oneLine(redact(err.Error(), t.cfg.KeyPassphrase))
 		if strings.HasSuffix(path, ".pub") {
 			msg += " (this is the public key; name the private one)"
 		}
-		return &TunnelConfigError{"KeyFile", fmt.Sprintf("%s is not a usable private key: %s", path, msg)}
+		return &ConfigError{"KeyFile", fmt.Sprintf("%s is not a usable private key: %s", path, msg)}
 	}
 	t.signer = signer
 	t.keyDesc = fmt.Sprintf("key %s (%s %s)", path, signer.PublicKey().Type(), ssh.FingerprintSHA256(signer.PublicKey()))
@@ -313,7 +322,7 @@ func (t *Tunnel) loadKnownHosts() error {
 	if path == "" {
 		home, err := os.UserHomeDir()
 		if err != nil {
-			return &TunnelConfigError{"KnownHosts", "is not set and there is no home directory for ~/.ssh/known_hosts"}
+			return &ConfigError{"KnownHosts", "is not set and there is no home directory for ~/.ssh/known_hosts"}
 		}
 		path = filepath.Join(home, ".ssh", "known_hosts")
 	}
@@ -324,18 +333,19 @@ func (t *Tunnel) loadKnownHosts() error {
 	} else if errors.Is(err, os.ErrNotExist) {
 		t.knownNone = true
 	} else {
-		return &TunnelConfigError{"KnownHosts", fmt.Sprintf("cannot read %s: %s", path, unwrapPathError(err))}
+		return &ConfigError{"KnownHosts", fmt.Sprintf("cannot read %s: %s", path, unwrapPathError(err))}
 	}
 	cb, err := knownhosts.New(files...)
 	if err != nil {
-		return &TunnelConfigError{"KnownHosts", oneLine(err.Error(), "")}
+		return &ConfigError{"KnownHosts", oneLine(err.Error())}
 	}
 	t.hostKeys = cb
 	return nil
 }
 
 // DialContext opens a connection to addr ("host:port", resolved by the SSH server) through
-// the tunnel, first replacing a lost SSH connection. Its signature is DBConfig.DialFunc's.
+// the tunnel, first replacing a lost SSH connection. Its signature is that of
+// catalog.DBConfig.DialFunc and pgx's DialFunc.
 // The connection supports deadlines, which pgx needs to cancel queries.
 func (t *Tunnel) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
 	ch, err := t.open(ctx, network, addr)
@@ -407,14 +417,14 @@ func (t *Tunnel) open(ctx context.Context, network, addr string) (net.Conn, erro
 		if errors.As(err, &oce) {
 			if oce.Reason == ssh.Prohibited {
 				return nil, &sshError{msg: fmt.Sprintf("ssh tunnel %s: the server does not allow forwarding to %s (%s); it needs AllowTcpForwarding yes for %s",
-					t.addr, addr, oneLine(oce.Message, ""), t.cfg.User)}
+					t.addr, addr, oneLine(oce.Message), t.cfg.User)}
 			}
 			// Usually nothing listens at addr (yet): PostgreSQL down or restarting.
-			return nil, &sshError{msg: fmt.Sprintf("ssh tunnel %s: cannot reach %s from the SSH server: %s", t.addr, addr, oneLine(oce.Message, "")), transient: true}
+			return nil, &sshError{msg: fmt.Sprintf("ssh tunnel %s: cannot reach %s from the SSH server: %s", t.addr, addr, oneLine(oce.Message)), transient: true}
 		}
 		sc.fail(err)
 		if attempt > 0 {
-			return nil, &sshError{msg: fmt.Sprintf("ssh tunnel %s: open %s: %s", t.addr, addr, oneLine(err.Error(), "")), transient: true}
+			return nil, &sshError{msg: fmt.Sprintf("ssh tunnel %s: open %s: %s", t.addr, addr, oneLine(err.Error())), transient: true}
 		}
 	}
 }
@@ -435,7 +445,7 @@ func (t *Tunnel) conn(ctx context.Context) (*sshConn, error) {
 	if cur != nil {
 		ev := t.log.Warn().Str("ssh", t.addr)
 		if cause := cur.why(); cause != nil {
-			ev = ev.Str("cause", oneLine(cause.Error(), ""))
+			ev = ev.Str("cause", oneLine(cause.Error()))
 		}
 		ev.Msg("ssh tunnel: connection lost; reconnecting")
 	}
@@ -476,7 +486,7 @@ func (t *Tunnel) dial(parent context.Context) (*sshConn, error) {
 	defer cancel()
 	fail := func(transient bool, format string, a ...any) error {
 		msg := fmt.Sprintf("ssh tunnel %s: ", t.addr) + fmt.Sprintf(format, a...)
-		msg = oneLine(oneLine(msg, t.cfg.Password), t.cfg.KeyPassphrase)
+		msg = oneLine(redact(msg, t.cfg.Password, t.cfg.KeyPassphrase))
 		e := &sshError{msg: msg, transient: transient}
 		if err := parent.Err(); err != nil { // the caller gave up: not the server's fault
 			e.ctxErr, e.transient = err, false
@@ -662,14 +672,14 @@ func (t *Tunnel) checkHostKey(host string, remote net.Addr, key ssh.PublicKey) e
 		return &sshError{kind: ErrHostKeyChanged, msg: fmt.Sprintf(
 			"ssh tunnel %s: the server's host key %s is marked @revoked in %s:%d; not connecting", t.addr, fp, re.Revoked.Filename, re.Revoked.Line)}
 	}
-	return &sshError{kind: ErrHostKeyChanged, msg: fmt.Sprintf("ssh tunnel %s: host key check: %s", t.addr, oneLine(err.Error(), ""))}
+	return &sshError{kind: ErrHostKeyChanged, msg: fmt.Sprintf("ssh tunnel %s: host key check: %s", t.addr, oneLine(err.Error()))}
 }
 
 // hostKeyTypeMismatch explains a server that shows none of the key types known_hosts lists for it.
 func (t *Tunnel) hostKeyTypeMismatch(err error) error {
 	return &sshError{kind: ErrHostKeyChanged, msg: fmt.Sprintf(
 		"ssh tunnel %s: HOST KEY CHANGED: the server shows no key of the types %s lists for %s (%s); not connecting. If the server's keys changed on purpose, remove its old lines from %s and connect again to see the line to add",
-		t.addr, t.knownFile, knownhosts.Normalize(t.addr), oneLine(strings.TrimPrefix(err.Error(), "ssh: handshake failed: "), ""), t.knownFile)}
+		t.addr, t.knownFile, knownhosts.Normalize(t.addr), oneLine(strings.TrimPrefix(err.Error(), "ssh: handshake failed: ")), t.knownFile)}
 }
 
 // keepAlive sends a keepalive request every interval and closes the connection when one
@@ -782,9 +792,9 @@ func unwrapOpError(err error) string {
 	}
 	var op *net.OpError
 	if errors.As(err, &op) && op.Err != nil {
-		return oneLine(op.Err.Error(), "")
+		return oneLine(op.Err.Error())
 	}
-	return oneLine(err.Error(), "")
+	return oneLine(err.Error())
 }
 
 func unwrapPathError(err error) string {
@@ -793,4 +803,20 @@ func unwrapPathError(err error) string {
 		return pe.Err.Error()
 	}
 	return err.Error()
+}
+
+// oneLine flattens s to a single line, for messages and log fields.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// redact replaces every non-empty secret in s with [redacted]. Call it before oneLine: a
+// secret holding white space no longer matches once flattened.
+func redact(s string, secrets ...string) string {
+	for _, secret := range secrets {
+		if secret != "" {
+			s = strings.ReplaceAll(s, secret, "[redacted]")
+		}
+	}
+	return s
 }

@@ -28,7 +28,7 @@ import (
 	"golang.org/x/crypto/ssh/agent"
 	"golang.org/x/crypto/ssh/knownhosts"
 
-	"github.com/s3sync/s3sync/catalog"
+	"github.com/s3sync/s3sync/tunnel"
 )
 
 // Server is the shared test sshd: where it listens, who may log in, and with what.
@@ -77,10 +77,10 @@ func New(t testing.TB) *Server {
 // Addr returns host:port.
 func (s *Server) Addr() string { return net.JoinHostPort(s.Host, strconv.Itoa(s.Port)) }
 
-// Tunnel returns a TunnelConfig for the server with its known_hosts file and no way to log
+// Tunnel returns a tunnel.Config for the server with its known_hosts file and no way to log
 // in yet: set KeyFile, Password or AgentSocket.
-func (s *Server) Tunnel() catalog.TunnelConfig {
-	return catalog.TunnelConfig{Host: s.Host, Port: s.Port, User: s.User, KnownHosts: s.KnownHosts}
+func (s *Server) Tunnel() tunnel.Config {
+	return tunnel.Config{Host: s.Host, Port: s.Port, User: s.User, KnownHosts: s.KnownHosts}
 }
 
 // HostPublicKey returns the server's host key.
@@ -153,8 +153,8 @@ func (s *Server) StartInstance(t testing.TB) *Instance {
 	return in
 }
 
-// Tunnel returns a TunnelConfig for the instance, with its known_hosts file.
-func (in *Instance) Tunnel() catalog.TunnelConfig {
+// Tunnel returns a tunnel.Config for the instance, with its known_hosts file.
+func (in *Instance) Tunnel() tunnel.Config {
 	c := in.Server.Tunnel()
 	c.Port, c.KnownHosts = in.Port, in.Known
 	return c
