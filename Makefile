@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/s3sync
 ENVFILE := .tools/test-env.sh
 
-.PHONY: build test test-long test-providers services demo lint bench clean
+.PHONY: build test test-long test-providers services demo lint bench clean release
 
 build:
 	$(GO) build -o $(BIN) ./cmd/s3sync
@@ -37,9 +37,15 @@ demo: services build
 bench:
 	scripts/bench/run.sh
 
+## release: static binaries for linux amd64/arm64, darwin amd64/arm64 and freebsd amd64 in dist/,
+## named s3sync_<version>_<os>_<arch>, with dist/SHA256SUMS. VERSION=1.2.3 (default: git describe
+## --tags --always --dirty, else dev); TARGETS="linux/amd64 ..." builds fewer.
+release:
+	VERSION="$(VERSION)" TARGETS="$(TARGETS)" GO="$(GO)" scripts/release.sh
+
 lint:
 	gofmt -l . | (! grep .)
 	$(GO) vet ./...
 
 clean:
-	rm -rf bin
+	rm -rf bin dist
