@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -17,25 +16,21 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/s3sync/s3sync/catalog"
 	"github.com/s3sync/s3sync/checkpoint"
 	"github.com/s3sync/s3sync/storage"
 )
 
-// MastodonCacheControl is what Mastodon sets on every object it uploads; objects whose source
-// has no Cache-Control get it.
-const MastodonCacheControl = "public, max-age=315576000, immutable"
-
 // errAbsent means no candidate key exists at the source: the object is missing, not failed.
 var errAbsent = errors.New("not found at the source")
 
-// copier copies one object at a time and owns the retry policy.
+// copier copies one object at a time, each with its attempts retried by retry.
 type copier struct {
-	src       Source
-	dst       Destination
-	retries   int
-	base, max time.Duration
-	log       zerolog.Logger
-	retried   *atomic.Int64 // retried requests, counted for the monitor
+	src     Source
+	dst     Destination
+	retry   retryPolicy // retries, backoff and what is retryable (copyRetryable)
+	log     zerolog.Logger
+	retried *atomic.Int64 // retried requests, counted for the monitor
 
 	// noContentMD5 stops sending the source's ETag as Content-MD5 (for sources whose ETags
 	// are not MD5s although they look like one: SSE-KMS, SSE-C).
@@ -85,46 +80,53 @@ func (c *copier) trackUploads(opts *storage.PutOptions, o checkpoint.Object) {
 // case the object stays pending and the run should end.
 func (c *copier) copyObject(work context.Context, o checkpoint.Object) (u checkpoint.Update, ok bool, stop error) {
 	u = checkpoint.Update{ID: o.ID()}
-	for attempt := 0; ; attempt++ {
-		u.Attempts++
-		key, n, err := c.attempt(work, o)
-		switch {
-		case err == nil:
-			u.Status, u.Bytes, u.SourceKey, u.Error = checkpoint.Done, n, key, ""
-			return u, true, nil
-		case errors.Is(err, errAbsent):
-			u.Status, u.Error = checkpoint.Missing, err.Error()
-			return u, true, nil
-		case work.Err() != nil:
-			return u, false, nil
-		case storage.IsBucketWide(err):
-			return u, false, err
-		case (retryable(err) || storage.IsCorrupted(err)) && attempt < c.retries:
-			c.retried.Add(1)
-			d := backoff(c.base, c.max, attempt)
-			c.log.Debug().Str("id", u.ID).Int("attempt", attempt+1).Dur("wait", d).Err(err).Msg("retrying")
-			if !sleep(work, d) {
-				return u, false, nil
-			}
-		default:
-			u.Status, u.Error = checkpoint.Failed, err.Error()
-			switch {
-			case storage.IsCorrupted(err) && !c.noContentMD5:
-				u.Error = fmt.Sprintf("gave up after %d attempts, the body never arrived intact: %s (if the source encrypts with SSE-KMS or SSE-C its ETags are not MD5s: set [sync] content_md5 = false)", u.Attempts, err)
-			case retryable(err) || storage.IsCorrupted(err):
-				u.Error = fmt.Sprintf("gave up after %d attempts: %s", u.Attempts, err)
-			}
-			return u, true, nil
-		}
+	policy := c.retry
+	policy.onRetry = func(attempt int, wait time.Duration, err error) {
+		c.retried.Add(1)
+		c.log.Debug().Str("id", u.ID).Int("attempt", attempt).Dur("wait", wait).Err(err).Msg("retrying")
 	}
+	var key string
+	var n int64
+	attempts, err := policy.do(work, func() error {
+		var err error
+		key, n, err = c.attempt(work, o)
+		return err
+	})
+	u.Attempts = attempts
+	switch {
+	case err == nil:
+		u.Status, u.Bytes, u.SourceKey, u.Error = checkpoint.Done, n, key, ""
+		return u, true, nil
+	case errors.Is(err, errAbsent):
+		u.Status, u.Error = checkpoint.Missing, err.Error()
+		return u, true, nil
+	case work.Err() != nil:
+		return u, false, nil
+	case storage.IsBucketWide(err):
+		return u, false, err
+	}
+	u.Status, u.Error = checkpoint.Failed, err.Error()
+	switch {
+	case storage.IsCorrupted(err) && !c.noContentMD5:
+		u.Error = fmt.Sprintf("gave up after %d attempts, the body never arrived intact: %s (if the source encrypts with SSE-KMS or SSE-C its ETags are not MD5s: set [sync] content_md5 = false)", u.Attempts, err)
+	case copyRetryable(err):
+		u.Error = fmt.Sprintf("gave up after %d attempts: %s", u.Attempts, err)
+	}
+	return u, true, nil
 }
 
-// retryable reports whether another attempt may succeed: storage.IsRetryable, an attempt that
-// was too slow, or a source whose size the database contradicts (a fresh GET may be whole).
-func retryable(err error) bool {
+// copyRetryable reports whether another attempt at copying an object may succeed:
+// storage.IsRetryable, an attempt that was too slow, a source whose size the database
+// contradicts (a fresh GET may be whole), or a body that did not arrive intact
+// (storage.IsCorrupted: a fresh GET may be). An absent object and an error every object would
+// get (storage.IsBucketWide) are final.
+func copyRetryable(err error) bool {
+	if errors.Is(err, errAbsent) || storage.IsBucketWide(err) {
+		return false
+	}
 	var slow *attemptTimeout
 	var size *sizeDisagreement
-	return storage.IsRetryable(err) || errors.As(err, &slow) || errors.As(err, &size)
+	return storage.IsRetryable(err) || storage.IsCorrupted(err) || errors.As(err, &slow) || errors.As(err, &size)
 }
 
 // attempt is one try at copying o, within the bounds of minRate and minTime: an attempt out of
@@ -203,7 +205,7 @@ func (c *copier) put(ctx context.Context, o checkpoint.Object, key string, body 
 		body = br
 	}
 	if opts.CacheControl == "" {
-		opts.CacheControl = MastodonCacheControl
+		opts.CacheControl = catalog.CacheControl
 	}
 	if !c.noContentMD5 {
 		// The destination then verifies every byte: a body corrupted on the way is refused
@@ -222,26 +224,4 @@ func etagMD5(etag string) string {
 		return ""
 	}
 	return base64.StdEncoding.EncodeToString(sum)
-}
-
-// backoff is the wait before retry number attempt+1: exponential from base, capped at max,
-// with jitter so throttled workers do not return in lockstep.
-func backoff(base, max time.Duration, attempt int) time.Duration {
-	d := base << min(attempt, 20)
-	if d > max || d <= 0 {
-		d = max
-	}
-	return d/2 + rand.N(d/2+1)
-}
-
-// sleep waits for d, or returns false early when ctx is done.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }

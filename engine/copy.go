@@ -4,11 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/s3sync/s3sync/checkpoint"
 	"github.com/s3sync/s3sync/storage"
@@ -109,75 +107,109 @@ func Copy(ctx context.Context, db *checkpoint.DB, src Source, dst Destination, o
 		opts.Monitor.setPhase(PhaseFailed, err.Error())
 		return CopySummary{}, err
 	}
-	mon := opts.Monitor
-
-	// work is cancelled after the grace period, on Abort, or when the checkpoint fails.
-	work, cancelWork := context.WithCancel(context.Background())
-	defer cancelWork()
-	finished := make(chan struct{})
-	defer close(finished)
+	work, endWork := workContext(ctx, opts)
+	defer endWork()
+	c := newCopier(db, src, dst, opts)
+	results := make(chan result, opts.Concurrency)
+	var copyErr error
 	go func() {
+		defer close(results)
+		copyErr = copyPending(ctx, work, endWork, db, c, opts, results)
+	}()
+	// commitResults returns once results is closed: the copiers have all ended.
+	commitErr := commitResults(db, results, prog, opts, endWork)
+	endWork()
+	return finishCopy(db, prog, opts, start, ctx.Err() != nil, commitErr, copyErr)
+}
+
+// workContext returns the context the copies run under and the function that ends it. It
+// ends opts.Grace after ctx does (in-flight copies may finish; no new ones start), at once
+// when opts.Abort closes (a second Ctrl-C), or when end is called (the run is over, the
+// checkpoint failed, or every object would fail). end also waits for the goroutine that
+// watches ctx; it may be called more than once.
+func workContext(ctx context.Context, opts CopyOptions) (work context.Context, end func()) {
+	work, cancel := context.WithCancel(context.Background())
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
 		select {
 		case <-ctx.Done():
-		case <-finished:
+		case <-work.Done():
 			return
 		}
-		mon.setPhase(PhaseStopping, "")
+		opts.Monitor.setPhase(PhaseStopping, "")
 		opts.Log.Warn().Dur("grace", opts.Grace).Msg("stopping: no new objects; letting in-flight copies finish (press Ctrl-C again to stop at once)")
 		t := time.NewTimer(opts.Grace)
 		defer t.Stop()
 		select {
 		case <-t.C:
 		case <-opts.Abort:
-		case <-finished:
+		case <-work.Done():
 		}
-		cancelWork()
+		cancel()
 	}()
+	return work, func() {
+		cancel()
+		<-watched
+	}
+}
 
-	c := &copier{src: src, dst: dst, retries: opts.Retries, base: opts.BackoffBase, max: opts.BackoffMax, log: opts.Log, retried: &mon.retries, noContentMD5: opts.NoContentMD5, server: opts.ServerSide, privateACL: opts.PrivateACL, uploads: db}
+// newCopier returns the copier of a run with opts, retrying each object as opts say.
+func newCopier(db *checkpoint.DB, src Source, dst Destination, opts CopyOptions) *copier {
+	c := &copier{
+		src: src, dst: dst, log: opts.Log, retried: &opts.Monitor.retries,
+		retry:        retryPolicy{retries: opts.Retries, base: opts.BackoffBase, max: opts.BackoffMax, retryable: copyRetryable},
+		noContentMD5: opts.NoContentMD5, server: opts.ServerSide, privateACL: opts.PrivateACL, uploads: db,
+	}
 	c.minRate, c.minTime = transferLimits(opts, src, dst)
-	jobs := make(chan checkpoint.Object)
-	results := make(chan result, opts.Concurrency)
+	return c
+}
 
-	var g errgroup.Group
-	var producerErr error
-	var stopOnce sync.Once
-	var stopErr error // an error every object would get: the run ends with it
-	g.Go(func() error {
-		defer close(jobs)
-		producerErr = produceLocalFirst(ctx, work, db, opts, jobs)
-		return nil
-	})
-	for i := 0; i < opts.Concurrency; i++ {
-		g.Go(func() error {
-			for o := range jobs {
-				if !opts.Throttle.Acquire(work) {
-					continue // cancelled: the object stays pending
-				}
-				mon.inflight.Add(1)
-				u, ok, stop := c.copyObject(work, o)
-				mon.inflight.Add(-1)
-				opts.Throttle.Release()
-				if ok {
-					results <- result{Update: u, kind: o.Kind, size: o.Size, key: RowOf(o).Key}
-				}
-				if stop != nil {
-					stopOnce.Do(func() {
-						stopErr = fmt.Errorf("stopped, every object would fail the same way: %w", stop)
-						cancelWork()
-					})
-				}
+// copyPending copies the pending objects (local media first, see produceLocalFirst) with
+// opts.Concurrency workers, each object within the window of opts.Throttle, and sends every
+// result to results. Handing out objects stops when ctx or work ends; the copies themselves
+// run under work, so that those in flight may finish within the grace period. An error every
+// object would get ends work (through endWork) and is returned, as is a checkpoint error of
+// the producer; cancellation is not an error here.
+func copyPending(ctx, work context.Context, endWork func(), db *checkpoint.DB, c *copier, opts CopyOptions, results chan<- result) error {
+	handOut, stopHandOut := context.WithCancel(work)
+	defer stopHandOut()
+	defer context.AfterFunc(ctx, stopHandOut)()
+	mon := opts.Monitor
+	err := runPool(handOut, opts.Concurrency,
+		func(_ context.Context, send func(checkpoint.Object) bool) error {
+			return produceLocalFirst(db, opts, send)
+		},
+		func(_ context.Context, o checkpoint.Object) error {
+			if !opts.Throttle.Acquire(work) {
+				return nil // cancelled: the object stays pending
+			}
+			mon.inflight.Add(1)
+			u, ok, stop := c.copyObject(work, o)
+			mon.inflight.Add(-1)
+			opts.Throttle.Release()
+			if ok {
+				results <- result{Update: u, kind: o.Kind, size: o.Size, key: RowOf(o).Key}
+			}
+			if stop != nil {
+				endWork()
+				return fmt.Errorf("stopped, every object would fail the same way: %w", stop)
 			}
 			return nil
 		})
+	if err == handOut.Err() {
+		return nil // the work ran out (nil), or only cancellation ended it
 	}
-	go func() {
-		_ = g.Wait()
-		close(results)
-	}()
+	return err
+}
 
-	// The writer: this goroutine commits results in batches, never reporting an object
-	// before its transaction commits.
+// commitResults commits the results in batches (opts.FlushSize, at least every
+// opts.FlushEvery) until results is closed, never reporting an object to the monitor before
+// its transaction commits; meanwhile it samples the rates and reports progress. A checkpoint
+// error ends work (through endWork) and is returned; the results after it are dropped, their
+// objects stay pending.
+func commitResults(db *checkpoint.DB, results <-chan result, prog *progress, opts CopyOptions, endWork func()) error {
+	mon := opts.Monitor
 	var writeErr error
 	batch := make([]result, 0, opts.FlushSize)
 	updates := make([]checkpoint.Update, 0, opts.FlushSize)
@@ -192,7 +224,7 @@ func Copy(ctx context.Context, db *checkpoint.DB, src Source, dst Destination, o
 			}
 			if err := db.Apply(updates); err != nil {
 				writeErr = fmt.Errorf("checkpoint: %w", err)
-				cancelWork()
+				endWork()
 			} else {
 				mon.committed(batch, time.Now())
 			}
@@ -206,12 +238,13 @@ func Copy(ctx context.Context, db *checkpoint.DB, src Source, dst Destination, o
 	sampleTick := time.NewTicker(time.Second)
 	defer sampleTick.Stop()
 	prog.report(false)
-loop:
 	for {
 		select {
 		case u, ok := <-results:
 			if !ok {
-				break loop
+				flush()
+				mon.sample(time.Now())
+				return writeErr
 			}
 			batch = append(batch, u)
 			if len(batch) >= opts.FlushSize {
@@ -225,33 +258,36 @@ loop:
 			mon.sample(t)
 		}
 	}
-	flush()
-	mon.sample(time.Now())
+}
 
+// finishCopy sums up a run that has ended, sets the monitor's final phase and writes the final
+// status. Its error is the first of the checkpoint's (commitErr), the copy's (copyErr: the
+// producer's, or one every object would get) and the count of what is left.
+func finishCopy(db *checkpoint.DB, prog *progress, opts CopyOptions, start time.Time, interrupted bool, commitErr, copyErr error) (CopySummary, error) {
+	mon := opts.Monitor
 	sum := prog.summary()
 	sum.Retries = mon.retries.Load()
 	sum.Elapsed = time.Since(start)
-	sum.Interrupted = ctx.Err() != nil
-	for _, err := range []error{producerErr, stopErr} {
-		if writeErr == nil && err != nil {
-			writeErr = err
-		}
+	sum.Interrupted = interrupted
+	err := commitErr
+	if err == nil {
+		err = copyErr
 	}
-	if left, err := pendingCount(db, opts.Kinds); err == nil {
+	if left, lerr := pendingCount(db, opts.Kinds); lerr == nil {
 		sum.Left = left
-	} else if writeErr == nil {
-		writeErr = err
+	} else if err == nil {
+		err = lerr
 	}
 	switch {
-	case writeErr != nil:
-		mon.setPhase(PhaseFailed, writeErr.Error())
+	case err != nil:
+		mon.setPhase(PhaseFailed, err.Error())
 	case sum.Interrupted:
 		mon.setPhase(PhaseInterrupted, "")
 	default:
 		mon.setPhase(PhaseDone, "")
 	}
 	prog.report(true)
-	return sum, writeErr
+	return sum, err
 }
 
 // result is a copy result on its way to the writer, with what the monitor needs to know.
@@ -280,8 +316,8 @@ func (o CopyOptions) withDefaults() CopyOptions {
 	if o.Command == "" {
 		o.Command = "copy"
 	}
-	def(&o.BackoffBase, 500*time.Millisecond)
-	def(&o.BackoffMax, 30*time.Second)
+	def(&o.BackoffBase, defaultBackoffBase)
+	def(&o.BackoffMax, defaultBackoffMax)
 	def(&o.Grace, 5*time.Second)
 	def(&o.FlushEvery, 250*time.Millisecond)
 	def(&o.ProgressEvery, 10*time.Second)

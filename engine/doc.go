@@ -1,5 +1,5 @@
-// Package engine runs s3sync's stages — plan, copy, retry-failed and report — and the worker
-// pool that joins them.
+// Package engine runs s3sync's stages — plan, copy, retry-failed, verify, fix-acl and
+// report.
 //
 // The stages talk to each other only through the checkpoint: plan writes objects as pending,
 // copy turns pending objects into done, failed or missing, retry-failed puts failed ones back,
@@ -9,6 +9,13 @@
 //
 // A copy keeps its live state in a Monitor (counts per kind and status, rates, recent
 // failures) for progress bars and for the status server of package engine/statusserver.
+//
+// Concurrency and retries each have one place. runPool runs every worker pool: one producer,
+// N workers, an unbuffered channel between them, all ended before it returns. retryPolicy
+// retries every single request to a bucket — a copy attempt, verify's HEADs, fix-acl's
+// PutObjectAcl, the server-side probe, the listing of incomplete uploads — with exponential
+// backoff and jitter, for the errors storage calls retryable (throttling, 5xx, broken
+// connections), never after cancellation.
 //
 // engine holds no Mastodon knowledge (that is package catalog's) and never imports the S3
 // SDK (package storage classifies its errors).

@@ -4,8 +4,6 @@ import (
 	"context"
 	"sync"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/s3sync/s3sync/checkpoint"
 	"github.com/s3sync/s3sync/storage"
 )
@@ -46,7 +44,8 @@ type FixACLSummary struct {
 // changes the checkpoint. An object that vanished from the destination is counted in Vanished;
 // another per-object error in Errors. Only cancellation and errors every object would get
 // (storage.IsBucketWide, storage.IsACLUnsupported: ACLs disabled, bad credentials) stop it
-// with an error.
+// with an error. A PutObjectAcl the provider throttles or fails (5xx) is retried
+// (defaultRetry) before it counts as an error.
 func FixACL(ctx context.Context, db *checkpoint.DB, dst ACLSetter, opts FixACLOptions) (FixACLSummary, error) {
 	conc := opts.Concurrency
 	if conc <= 0 {
@@ -56,60 +55,47 @@ func FixACL(ctx context.Context, db *checkpoint.DB, dst ACLSetter, opts FixACLOp
 		mu  sync.Mutex
 		sum FixACLSummary
 	)
-	g, gctx := errgroup.WithContext(ctx)
-	work := make(chan checkpoint.Object)
-	g.Go(func() error {
-		defer close(work)
+	produce := func(ctx context.Context, send func(checkpoint.Object) bool) error {
 		return db.Each(checkpoint.Filter{Kinds: opts.Kinds, Statuses: []checkpoint.Status{checkpoint.Done}}, func(o checkpoint.Object) error {
-			select {
-			case work <- o:
-				return nil
-			case <-gctx.Done():
-				return gctx.Err()
-			}
-		})
-	})
-	for i := 0; i < conc; i++ {
-		g.Go(func() error {
-			for o := range work {
-				acl, private := opts.ACL, false
-				if o.Private && opts.PrivateACL != "" {
-					acl, private = opts.PrivateACL, true
-				}
-				key := o.DestKey()
-				err := dst.PutACL(gctx, key, acl)
-				if err != nil && gctx.Err() != nil {
-					return gctx.Err()
-				}
-				if storage.IsBucketWide(err) || storage.IsACLUnsupported(err) {
-					return err
-				}
-				mu.Lock()
-				switch {
-				case err == nil:
-					sum.Set++
-					if private {
-						sum.Private++
-					}
-				case storage.IsNotFound(err):
-					sum.Vanished++
-					if opts.OnVanished != nil {
-						opts.OnVanished(key)
-					}
-				default:
-					sum.Errors++
-					if opts.OnError != nil {
-						opts.OnError(key, err)
-					}
-				}
-				mu.Unlock()
+			if !send(o) {
+				return ctx.Err()
 			}
 			return nil
 		})
 	}
-	err := g.Wait()
-	if err == nil {
-		err = ctx.Err()
-	}
+	err := runPool(ctx, conc, produce, func(ctx context.Context, o checkpoint.Object) error {
+		acl, private := opts.ACL, false
+		if o.Private && opts.PrivateACL != "" {
+			acl, private = opts.PrivateACL, true
+		}
+		key := o.DestKey()
+		_, err := defaultRetry().do(ctx, func() error { return dst.PutACL(ctx, key, acl) })
+		if err != nil && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if storage.IsBucketWide(err) || storage.IsACLUnsupported(err) {
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case err == nil:
+			sum.Set++
+			if private {
+				sum.Private++
+			}
+		case storage.IsNotFound(err):
+			sum.Vanished++
+			if opts.OnVanished != nil {
+				opts.OnVanished(key)
+			}
+		default:
+			sum.Errors++
+			if opts.OnError != nil {
+				opts.OnError(key, err)
+			}
+		}
+		return nil
+	})
 	return sum, err
 }

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"context"
 	"fmt"
 
 	"github.com/s3sync/s3sync/checkpoint"
@@ -16,16 +15,17 @@ func (c *copier) aclFor(o checkpoint.Object) string {
 	return ""
 }
 
-// produceLocalFirst sends the pending objects to jobs, local media first: a first pass over
-// the pending index sends those with Remote unset (uploads only this server holds), a second
+// produceLocalFirst sends the pending objects, local media first: a first pass over the
+// pending index sends those with Remote unset (uploads only this server holds), a second
 // pass the cached copies of remote media, which Mastodon can fetch again from their origin.
 // Each pass walks the whole pending index and skips the other half; decoding a skipped object
 // costs far less than copying one, so no separate index is kept. opts.Limit counts both
-// passes together. It returns when the work runs out, ctx or work ends, or the checkpoint fails.
-func produceLocalFirst(ctx, work context.Context, db *checkpoint.DB, opts CopyOptions, jobs chan<- checkpoint.Object) error {
+// passes together. It returns when the work runs out, send refuses an object (the run is
+// stopping), or the checkpoint fails.
+func produceLocalFirst(db *checkpoint.DB, opts CopyOptions, send func(checkpoint.Object) bool) error {
 	var sent int64
 	for _, remote := range []bool{false, true} {
-		more, err := producePass(ctx, work, db, opts, jobs, remote, &sent)
+		more, err := producePass(db, opts, send, remote, &sent)
 		if err != nil || !more {
 			return err
 		}
@@ -34,8 +34,8 @@ func produceLocalFirst(ctx, work context.Context, db *checkpoint.DB, opts CopyOp
 }
 
 // producePass sends the pending objects whose Remote equals remote, in ID order; more is false
-// when the run must not go on (limit reached, ctx or work done).
-func producePass(ctx, work context.Context, db *checkpoint.DB, opts CopyOptions, jobs chan<- checkpoint.Object, remote bool, sent *int64) (more bool, err error) {
+// when the run must not go on (limit reached, or send refused).
+func producePass(db *checkpoint.DB, opts CopyOptions, send func(checkpoint.Object) bool, remote bool, sent *int64) (more bool, err error) {
 	const page = 256
 	after := ""
 	for {
@@ -54,11 +54,7 @@ func producePass(ctx, work context.Context, db *checkpoint.DB, opts CopyOptions,
 			if opts.Limit > 0 && *sent >= opts.Limit {
 				return false, nil
 			}
-			select {
-			case jobs <- o:
-			case <-ctx.Done():
-				return false, nil
-			case <-work.Done():
+			if !send(o) {
 				return false, nil
 			}
 			*sent++

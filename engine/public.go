@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -61,7 +62,7 @@ func VerifyPublic(ctx context.Context, db *checkpoint.DB, dst PublicReader, opts
 		mu  sync.Mutex
 		sum VerifyPublicSummary
 	)
-	err = eachConcurrently(ctx, objs, conc, func(gctx context.Context, o checkpoint.Object) error {
+	err = runPool(ctx, conc, sendEach(objs), func(gctx context.Context, o checkpoint.Object) error {
 		public := opts.Public == nil || opts.Public(o)
 		reason := publicProblem(gctx, dst, o, public)
 		if err := gctx.Err(); err != nil {
@@ -86,10 +87,29 @@ func VerifyPublic(ctx context.Context, db *checkpoint.DB, dst PublicReader, opts
 	return sum, err
 }
 
-// publicProblem returns what a visitor would see wrongly of o, "" when nothing.
+// publicProblem returns what a visitor would see wrongly of o, "" when nothing. Its requests
+// are retried (defaultRetry) when they fail with throttling or a server error, the anonymous
+// GET also when it is answered so (a CDN's 503): a busy provider is no problem of the object.
 func publicProblem(ctx context.Context, dst PublicReader, o checkpoint.Object, public bool) string {
 	key := o.DestKey()
-	r, err := dst.PublicGet(ctx, key)
+	var r storage.PublicResponse
+	get := defaultRetry()
+	get.retryable = func(err error) bool {
+		var answered *retryableAnswer
+		return errors.As(err, &answered) || storage.IsRetryable(err)
+	}
+	_, err := get.do(ctx, func() error {
+		var err error
+		r, err = dst.PublicGet(ctx, key)
+		if err == nil && storage.IsRetryableStatus(r.Status) {
+			return &retryableAnswer{r.Status}
+		}
+		return err
+	})
+	var answered *retryableAnswer
+	if errors.As(err, &answered) {
+		err = nil // the last answer is judged as it is
+	}
 	switch {
 	case err != nil:
 		return err.Error()
@@ -100,7 +120,12 @@ func publicProblem(ctx context.Context, dst PublicReader, o checkpoint.Object, p
 	case r.Status != http.StatusOK:
 		return fmt.Sprintf("HTTP %d for a visitor: the object is not public", r.Status)
 	}
-	h, err := dst.Head(ctx, key)
+	var h storage.ObjectInfo
+	_, err = defaultRetry().do(ctx, func() error {
+		var err error
+		h, err = dst.Head(ctx, key)
+		return err
+	})
 	if err != nil {
 		return "head at the destination: " + err.Error()
 	}
@@ -111,4 +136,12 @@ func publicProblem(ctx context.Context, dst PublicReader, o checkpoint.Object, p
 		return fmt.Sprintf("a visitor got Content-Type %q, the destination holds %q", r.ContentType, h.ContentType)
 	}
 	return ""
+}
+
+// retryableAnswer is an anonymous GET answered with a status worth another try (429, 5xx):
+// for the retry policy an error, for the verdict an answer.
+type retryableAnswer struct{ status int }
+
+func (e *retryableAnswer) Error() string {
+	return fmt.Sprintf("HTTP %d for a visitor", e.status)
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/s3sync/s3sync/catalog"
 	"github.com/s3sync/s3sync/checkpoint"
 	"github.com/s3sync/s3sync/storage"
 )
@@ -77,15 +78,7 @@ func ChooseServerSide(ctx context.Context, mode string, db *checkpoint.DB, kinds
 		}
 		return nil, fmt.Sprintf("streamed: server-side copy not probed: none of the first %d pending objects exists at the source", probeObjects), nil
 	}
-	for attempt := 0; attempt < probeAttempts; attempt++ {
-		if attempt > 0 && !sleep(ctx, backoff(probeBackoff, 8*probeBackoff, attempt-1)) {
-			return nil, "", ctx.Err()
-		}
-		err = dst.ProbeCopy(ctx, src, key)
-		if err == nil || ctx.Err() != nil || !storage.IsRetryable(err) {
-			break
-		}
-	}
+	attempts, err := probeRetry().do(ctx, func() error { return dst.ProbeCopy(ctx, src, key) })
 	switch {
 	case err == nil:
 		return NewServerSide(src, dst), "server-side (CopyObject: no bytes pass through s3sync)", nil
@@ -95,16 +88,22 @@ func ChooseServerSide(ctx context.Context, mode string, db *checkpoint.DB, kinds
 		// Throttling or a server error is no verdict on server-side copy, and streaming would
 		// meet the same trouble: stop and say so.
 		return nil, "", fmt.Errorf("server-side copy probe: the provider kept failing (%d attempts), which says nothing about server-side copy: %s; try again later, or pass --server-side never to stream",
-			probeAttempts, oneLine(err.Error()))
+			attempts, oneLine(err.Error()))
 	}
 	return refuse("the provider refused a probe copy: " + oneLine(err.Error()))
 }
 
-// probeAttempts bounds the tries of the server-side probe when the provider answers with
-// throttling or a server error; probeBackoff is the first wait between them.
+// probeAttempts bounds the tries of each request of the server-side probe when the provider
+// answers with throttling or a server error; probeBackoff is the first wait between them.
 const probeAttempts = 5
 
-var probeBackoff = 500 * time.Millisecond
+const probeBackoff = 500 * time.Millisecond
+
+// probeRetry is the retry policy of the probe's requests: fewer and shorter waits than a
+// copy's, since the run waits for the probe before it starts.
+func probeRetry() retryPolicy {
+	return retryPolicy{retries: probeAttempts - 1, base: probeBackoff, max: 8 * probeBackoff}
+}
 
 // probeKey returns the first candidate key of the first pending objects that exists at the
 // source, "" when none does.
@@ -115,7 +114,10 @@ func probeKey(ctx context.Context, db *checkpoint.DB, kinds []string, src *stora
 	}
 	for _, o := range objs {
 		for _, key := range o.Candidates {
-			_, err := src.Head(ctx, key)
+			_, err := probeRetry().do(ctx, func() error {
+				_, err := src.Head(ctx, key)
+				return err
+			})
 			switch {
 			case err == nil:
 				return key, nil
@@ -161,7 +163,7 @@ func (c *copier) copyServerSide(ctx context.Context, o checkpoint.Object, w *wat
 			opts.ContentType = o.ContentType // a server-side copy has no body to sniff
 		}
 		if opts.CacheControl == "" {
-			opts.CacheControl = MastodonCacheControl
+			opts.CacheControl = catalog.CacheControl
 		}
 		if !c.noContentMD5 {
 			opts.ContentMD5 = etagMD5(info.ETag)

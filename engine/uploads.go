@@ -22,6 +22,8 @@ type UploadAborter interface {
 // a killed copy left behind (their objects are still pending, or done if the kill came between
 // completing the upload and forgetting it), and forgets each one aborted. It returns how many
 // it aborted; the error of one that could not be aborted stops it, the rest stay recorded.
+// AbortUpload is not retried here: storage.Client.AbortUpload retries a throttled or failed
+// abort itself, and checks that the upload is gone.
 func AbortRecordedUploads(ctx context.Context, log UploadLog, dst UploadAborter) (int, error) {
 	ups, err := log.Uploads()
 	if err != nil {
@@ -45,16 +47,6 @@ type UploadLister interface {
 	ListUploads(ctx context.Context, prefix string, fn func(storage.Upload) error) error
 }
 
-// MastodonPrefixes are the key prefixes Mastodon writes under: each kind's class directory,
-// with and without cache/.
-func MastodonPrefixes() []string {
-	var out []string
-	for _, k := range catalog.AllKinds {
-		out = append(out, string(k)+"/", "cache/"+string(k)+"/")
-	}
-	return out
-}
-
 // IncompleteUpload is an incomplete multipart upload under Mastodon's prefixes.
 type IncompleteUpload struct {
 	storage.Upload
@@ -76,16 +68,20 @@ func IncompleteUploads(ctx context.Context, dst UploadLister, log UploadLog) ([]
 	}
 	// One listing of the bucket (under its key prefix), filtered here: incomplete uploads are
 	// few, and one request beats one per Mastodon prefix.
-	prefixes := MastodonPrefixes()
+	prefixes := catalog.Prefixes()
+	// A listing the provider throttles or fails is listed again from the start (defaultRetry).
 	var out []IncompleteUpload
-	err := dst.ListUploads(ctx, "", func(u storage.Upload) error {
-		for _, p := range prefixes {
-			if strings.HasPrefix(u.Key, p) {
-				out = append(out, IncompleteUpload{Upload: u, Recorded: recorded[u.UploadID]})
-				break
+	_, err := defaultRetry().do(ctx, func() error {
+		out = out[:0]
+		return dst.ListUploads(ctx, "", func(u storage.Upload) error {
+			for _, p := range prefixes {
+				if strings.HasPrefix(u.Key, p) {
+					out = append(out, IncompleteUpload{Upload: u, Recorded: recorded[u.UploadID]})
+					break
+				}
 			}
-		}
-		return nil
+			return nil
+		})
 	})
 	return out, err
 }

@@ -7,9 +7,9 @@ import (
 	"regexp"
 	"sync"
 
-	"golang.org/x/sync/errgroup"
 	"golang.org/x/time/rate"
 
+	"github.com/s3sync/s3sync/catalog"
 	"github.com/s3sync/s3sync/checkpoint"
 	"github.com/s3sync/s3sync/storage"
 )
@@ -81,7 +81,7 @@ func Verify(ctx context.Context, db *checkpoint.DB, src, dst Header, opts Verify
 		mu  sync.Mutex
 		sum VerifySummary
 	)
-	err = eachConcurrently(ctx, objs, conc, func(gctx context.Context, o checkpoint.Object) error {
+	err = runPool(ctx, conc, sendEach(objs), func(gctx context.Context, o checkpoint.Object) error {
 		reason, warning, err := verifyObject(gctx, lim, src, dst, o)
 		if err != nil {
 			return err
@@ -113,40 +113,6 @@ func Verify(ctx context.Context, db *checkpoint.DB, src, dst Header, opts Verify
 	return sum, err
 }
 
-// eachConcurrently calls fn for every object of objs from conc goroutines and waits for them.
-// The first error of fn cancels the context the others get and is returned; a cancelled ctx
-// stops the handing out of objects and is returned.
-func eachConcurrently(ctx context.Context, objs []checkpoint.Object, conc int, fn func(context.Context, checkpoint.Object) error) error {
-	g, gctx := errgroup.WithContext(ctx)
-	work := make(chan checkpoint.Object)
-	g.Go(func() error {
-		defer close(work)
-		for _, o := range objs {
-			select {
-			case work <- o:
-			case <-gctx.Done():
-				return gctx.Err()
-			}
-		}
-		return nil
-	})
-	for i := 0; i < conc; i++ {
-		g.Go(func() error {
-			for o := range work {
-				if err := fn(gctx, o); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-	}
-	err := g.Wait()
-	if err == nil {
-		err = ctx.Err()
-	}
-	return err
-}
-
 // verifySelection returns the done objects to check: all, or a uniform sample (reservoir).
 func verifySelection(db *checkpoint.DB, opts VerifyOptions) ([]checkpoint.Object, error) {
 	var out []checkpoint.Object
@@ -165,15 +131,20 @@ func verifySelection(db *checkpoint.DB, opts VerifyOptions) ([]checkpoint.Object
 
 // verifyObject returns why o is not right at the destination ("" when it is) and, for a right
 // one, a warning when its source differs from the database; the error is only for
-// cancellation.
+// cancellation. Each HEAD is retried (defaultRetry) when the provider throttles or fails, so
+// that a busy provider makes no object look wrong.
 func verifyObject(ctx context.Context, lim *rate.Limiter, src, dst Header, o checkpoint.Object) (reason, warning string, err error) {
-	head := func(h Header, key string) (storage.ObjectInfo, error) {
-		if lim != nil {
-			if err := lim.Wait(ctx); err != nil {
-				return storage.ObjectInfo{}, err
+	head := func(h Header, key string) (info storage.ObjectInfo, err error) {
+		_, err = defaultRetry().do(ctx, func() error {
+			if lim != nil {
+				if err := lim.Wait(ctx); err != nil {
+					return err
+				}
 			}
-		}
-		return h.Head(ctx, key)
+			info, err = h.Head(ctx, key)
+			return err
+		})
+		return info, err
 	}
 	key := o.DestKey()
 	d, err := head(dst, key)
@@ -222,7 +193,7 @@ func verifyObject(ctx context.Context, lim *rate.Limiter, src, dst Header, o che
 	}
 	wantCC := s.CacheControl
 	if wantCC == "" {
-		wantCC = MastodonCacheControl
+		wantCC = catalog.CacheControl
 	}
 	if d.CacheControl != wantCC {
 		return fmt.Sprintf("Cache-Control %q at the destination, want %q", d.CacheControl, wantCC), "", nil

@@ -304,6 +304,11 @@ var retryableStatus = map[int]bool{
 	http.StatusGatewayTimeout:      true, // 504
 }
 
+// IsRetryableStatus reports whether an HTTP answer with status is worth another try, as
+// IsRetryable judges an S3 error's: throttling (429), a server error (500, 502, 503, 504) or
+// a timeout (408). It is for answers that are no S3 error, such as an anonymous GET's.
+func IsRetryableStatus(status int) bool { return retryableStatus[status] }
+
 // IsRetryable reports whether trying the same request again may succeed: throttling and server
 // errors (429, 500, 502, 503, 504, 408, SlowDown, RequestTimeout, InternalError), timeouts of the
 // connection, broken connections (reset, refused, broken pipe, unexpected EOF), and a GET body

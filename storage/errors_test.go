@@ -108,6 +108,21 @@ func TestIsRetryable(t *testing.T) {
 	}
 }
 
+// IsRetryableStatus judges a plain HTTP answer as IsRetryable judges an S3 error's status.
+func TestIsRetryableStatus(t *testing.T) {
+	for status, want := range map[int]bool{
+		200: false, 301: false, 400: false, 403: false, 404: false, 501: false,
+		408: true, 429: true, 500: true, 502: true, 503: true, 504: true,
+	} {
+		if got := IsRetryableStatus(status); got != want {
+			t.Errorf("IsRetryableStatus(%d) = %v, want %v", status, got, want)
+		}
+		if got := IsRetryable(apiErr(status, "", "")); got != want && status >= 300 {
+			t.Errorf("IsRetryable(HTTP %d) = %v, IsRetryableStatus says %v", status, got, want)
+		}
+	}
+}
+
 func TestClassification(t *testing.T) {
 	for _, tc := range []struct {
 		name                           string
