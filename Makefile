@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/s3sync
 ENVFILE := .tools/test-env.sh
 
-.PHONY: build test test-long test-providers services demo lint bench clean release
+.PHONY: build test test-long test-providers services demo lint bench clean release image
 
 build:
 	$(GO) build -o $(BIN) ./cmd/s3sync
@@ -42,6 +42,11 @@ bench:
 ## --tags --always --dirty, else dev); TARGETS="linux/amd64 ..." builds fewer.
 release:
 	VERSION="$(VERSION)" TARGETS="$(TARGETS)" GO="$(GO)" scripts/release.sh
+
+## image: the container image ghcr.io/s3sync/s3sync:<version> and :latest (Containerfile: the static
+## linux binary on an empty base), built with Debian's buildah (installed if missing), no registry
+image:
+	VERSION="$(VERSION)" GO="$(GO)" scripts/image.sh
 
 lint:
 	gofmt -l . | (! grep .)
