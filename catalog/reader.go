@@ -13,6 +13,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/s3sync/s3sync/internal/text"
 )
 
 // ErrNoTable is returned, wrapped with the table name, by Scan and Count for a kind whose
@@ -220,7 +222,7 @@ func openFailure(op, label, password string, err error) error {
 		cause = ErrConnection
 	}
 	return &openError{
-		msg:   fmt.Sprintf("catalog: %s %s: %s", op, label, oneLine(err.Error(), password)),
+		msg:   fmt.Sprintf("catalog: %s %s: %s", op, label, text.OneLine(text.Redact(err.Error(), password))),
 		cause: cause,
 	}
 }
@@ -271,15 +273,6 @@ func contextCause(err error) error {
 		return context.DeadlineExceeded
 	}
 	return nil
-}
-
-// oneLine flattens msg to a single line and removes password from it.
-func oneLine(msg, password string) string {
-	if password != "" {
-		msg = strings.ReplaceAll(msg, password, "[redacted]")
-	}
-	msg = strings.Join(strings.Fields(msg), " ")
-	return msg
 }
 
 // Close closes the connection. The Reader cannot be used afterwards.

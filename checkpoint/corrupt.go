@@ -107,7 +107,7 @@ func (db *DB) SetAsideCorrupt() (Repair, error) {
 		}
 		var bads []bad
 		own := 0 // index entries of the records set aside
-		counts := make(map[string]map[Status]Count)
+		counts := Counts{}
 
 		// Walk the records and the indexes together, all in key order.
 		curs := make([]*bolt.Cursor, len(idx))
@@ -158,7 +158,7 @@ func (db *DB) SetAsideCorrupt() (Repair, error) {
 			if !in {
 				fixes = append(fixes, entry{want, slices.Clone(k), true})
 			}
-			addCount(counts, o.Kind, o.Status, Count{1, o.countBytes()})
+			counts.add(o.Kind, o.Status, Count{1, o.countBytes()})
 		}
 		for i := range heads {
 			for ; heads[i] != nil; heads[i], _ = curs[i].Next() {
@@ -195,7 +195,7 @@ func (db *DB) SetAsideCorrupt() (Repair, error) {
 			}
 		}
 
-		kept := make(map[string]map[Status]Count)
+		kept := Counts{}
 		var keys [][]byte
 		err := counters.ForEach(func(k, v []byte) error {
 			keys = append(keys, slices.Clone(k))
@@ -204,7 +204,7 @@ func (db *DB) SetAsideCorrupt() (Repair, error) {
 				kept = nil // malformed: rewrite
 			} else if kept != nil {
 				objs, n := decodeCounter(v)
-				addCount(kept, string(k[:i]), Status(k[i+1:]), Count{objs, n})
+				kept.add(string(k[:i]), Status(k[i+1:]), Count{objs, n})
 			}
 			return nil
 		})

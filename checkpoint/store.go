@@ -570,14 +570,10 @@ func (db *DB) Requeue(statuses []Status, kinds []string) (int, error) {
 	return moved, nil
 }
 
-// Count is a number of objects and their bytes: for Done objects the bytes written, for the
-// others the size the database knows.
-type Count struct{ Objects, Bytes int64 }
-
 // Counts returns kind → status → Count from the counters the write transactions keep, reading
 // only those (cost: kinds × statuses); pairs with no objects are absent.
-func (db *DB) Counts() (map[string]map[Status]Count, error) {
-	out := make(map[string]map[Status]Count)
+func (db *DB) Counts() (Counts, error) {
+	out := Counts{}
 	err := db.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketCounters).ForEach(func(k, v []byte) error {
 			i := bytes.IndexByte(k, 0)
@@ -585,7 +581,7 @@ func (db *DB) Counts() (map[string]map[Status]Count, error) {
 				return fmt.Errorf("%w: malformed counter %q", ErrCorrupt, k)
 			}
 			objs, n := decodeCounter(v)
-			addCount(out, string(k[:i]), Status(k[i+1:]), Count{objs, n})
+			out.add(string(k[:i]), Status(k[i+1:]), Count{objs, n})
 			return nil
 		})
 	})
@@ -595,22 +591,10 @@ func (db *DB) Counts() (map[string]map[Status]Count, error) {
 	return out, nil
 }
 
-func addCount(m map[string]map[Status]Count, kind string, s Status, c Count) {
-	byStatus := m[kind]
-	if byStatus == nil {
-		byStatus = make(map[Status]Count)
-		m[kind] = byStatus
-	}
-	cur := byStatus[s]
-	cur.Objects += c.Objects
-	cur.Bytes += c.Bytes
-	byStatus[s] = cur
-}
-
 // Recount computes what Counts returns by scanning every object, in one read transaction so the
 // result is a consistent snapshot; its cost is the whole catalog, so it is for checks and tests.
-func (db *DB) Recount() (map[string]map[Status]Count, error) {
-	var out map[string]map[Status]Count
+func (db *DB) Recount() (Counts, error) {
+	var out Counts
 	err := db.view(func(tx *bolt.Tx) error {
 		var err error
 		out, err = recount(tx)
@@ -622,14 +606,14 @@ func (db *DB) Recount() (map[string]map[Status]Count, error) {
 	return out, nil
 }
 
-func recount(tx *bolt.Tx) (map[string]map[Status]Count, error) {
-	out := make(map[string]map[Status]Count)
+func recount(tx *bolt.Tx) (Counts, error) {
+	out := Counts{}
 	err := tx.Bucket(bucketObjects).ForEach(func(k, v []byte) error {
 		o, err := decodeObject(k, v)
 		if err != nil {
 			return recordError(k, err)
 		}
-		addCount(out, o.Kind, o.Status, Count{1, o.countBytes()})
+		out.add(o.Kind, o.Status, Count{1, o.countBytes()})
 		return nil
 	})
 	return out, err
@@ -645,7 +629,7 @@ func (db *DB) Verify() error {
 		for i, name := range statusBuckets {
 			idx[i] = tx.Bucket(name)
 		}
-		counts := make(map[string]map[Status]Count)
+		counts := Counts{}
 		err := objects.ForEach(func(k, v []byte) error {
 			o, err := decodeObject(k, v)
 			if err != nil {
@@ -664,7 +648,7 @@ func (db *DB) Verify() error {
 					return recordError(k, fmt.Errorf("it is %s but index %s has it: %t", o.Status, AllStatuses[i], in))
 				}
 			}
-			addCount(counts, o.Kind, o.Status, Count{1, o.countBytes()})
+			counts.add(o.Kind, o.Status, Count{1, o.countBytes()})
 			return nil
 		})
 		if err != nil {
@@ -684,14 +668,14 @@ func (db *DB) Verify() error {
 				return err
 			}
 		}
-		kept := make(map[string]map[Status]Count)
+		kept := Counts{}
 		err = tx.Bucket(bucketCounters).ForEach(func(k, v []byte) error {
 			i := bytes.IndexByte(k, 0)
 			if i < 0 || len(v) != 16 {
 				return fmt.Errorf("%w: malformed counter %q", ErrCorrupt, k)
 			}
 			objs, n := decodeCounter(v)
-			addCount(kept, string(k[:i]), Status(k[i+1:]), Count{objs, n})
+			kept.add(string(k[:i]), Status(k[i+1:]), Count{objs, n})
 			return nil
 		})
 		if err != nil {
@@ -708,7 +692,8 @@ func (db *DB) Verify() error {
 	return nil
 }
 
-func equalCounts(a, b map[string]map[Status]Count) bool {
+// equalCounts reports whether a and b hold exactly the same pairs.
+func equalCounts(a, b Counts) bool {
 	if len(a) != len(b) {
 		return false
 	}

@@ -127,7 +127,7 @@ func TestMergeNewAndKnown(t *testing.T) {
 		Done:    {1, 777},
 		Failed:  {1, 5},
 	}
-	if got := counts["media_attachments"]; !equalCounts(map[string]map[Status]Count{"m": got}, map[string]map[Status]Count{"m": want}) {
+	if got := counts["media_attachments"]; !equalCounts(Counts{"m": got}, Counts{"m": want}) {
 		t.Errorf("Counts = %v, want %v", got, want)
 	}
 }

@@ -20,10 +20,6 @@ type DeltaCatalog interface {
 	ScanChanged(ctx context.Context, kind catalog.Kind, since catalog.Watermark, pageSize int, fn func(catalog.Page) error) (catalog.Watermark, error)
 }
 
-// MetaWatermark prefixes the meta key holding a kind's Watermark ("watermark/accounts"), as
-// catalog.FormatWatermark writes it; a Full plan sets it, PlanChanged reads and advances it.
-const MetaWatermark = "watermark/"
-
 // fullPlan reports whether opts make a reconciling plan.
 func fullPlan(opts PlanOptions) bool { return opts.Full && opts.Limit == 0 && opts.Offset == 0 }
 
@@ -96,7 +92,7 @@ func planKindFull(ctx context.Context, cat Catalog, db *checkpoint.DB, kind cata
 	}
 	sum.Stale += int64(n)
 	if hasDelta {
-		if err := db.SetMeta(MetaWatermark+string(kind), catalog.FormatWatermark(wm)); err != nil {
+		if err := db.SetWatermark(string(kind), catalog.FormatWatermark(wm)); err != nil {
 			return fmt.Errorf("checkpoint: %w", err)
 		}
 	}
@@ -117,7 +113,7 @@ func PlanChanged(ctx context.Context, cat DeltaCatalog, db *checkpoint.DB, opts 
 	var out []KindSummary
 	for _, kind := range kinds {
 		sum := KindSummary{Kind: kind}
-		raw, err := db.GetMeta(MetaWatermark + string(kind))
+		raw, err := db.Watermark(string(kind))
 		if err != nil {
 			return out, err
 		}
@@ -155,7 +151,7 @@ func PlanChanged(ctx context.Context, cat DeltaCatalog, db *checkpoint.DB, opts 
 				return ctx.Err()
 			})
 			if err == nil {
-				err = db.SetMeta(MetaWatermark+string(kind), catalog.FormatWatermark(next))
+				err = db.SetWatermark(string(kind), catalog.FormatWatermark(next))
 			}
 		}
 		if errors.Is(err, catalog.ErrNoTable) {

@@ -138,7 +138,7 @@ func (s Snapshot) Running() bool {
 
 // begin records the checkpoint's counts at the start and the run's work: the pending objects
 // of kinds (all when empty), the first limit of them in ID order when limit > 0.
-func (m *Monitor) begin(counts map[string]map[checkpoint.Status]checkpoint.Count, kinds []string, limit int64, now time.Time) {
+func (m *Monitor) begin(counts checkpoint.Counts, kinds []string, limit int64, now time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.start, m.lastHistory, m.phase = now, now, PhaseCopying

@@ -8,8 +8,8 @@ import (
 	"github.com/s3sync/s3sync/checkpoint"
 )
 
-func counts(byKind map[string]int64) map[string]map[checkpoint.Status]checkpoint.Count {
-	out := map[string]map[checkpoint.Status]checkpoint.Count{}
+func counts(byKind map[string]int64) checkpoint.Counts {
+	out := checkpoint.Counts{}
 	for kind, n := range byKind {
 		out[kind] = map[checkpoint.Status]checkpoint.Count{checkpoint.Pending: {Objects: n, Bytes: n * 10}, checkpoint.Done: {Objects: 1, Bytes: 7}}
 	}

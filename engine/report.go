@@ -50,14 +50,11 @@ func RowOf(o checkpoint.Object) Row {
 
 // WriteTable prints objects and bytes per kind × status, with totals, for the given kinds
 // (empty = all) and statuses (empty = all).
-func WriteTable(w io.Writer, counts map[string]map[checkpoint.Status]checkpoint.Count, kinds []string, statuses []checkpoint.Status) error {
+func WriteTable(w io.Writer, counts checkpoint.Counts, kinds []string, statuses []checkpoint.Status) error {
 	if len(statuses) == 0 {
 		statuses = checkpoint.Statuses
-		for _, byStatus := range counts {
-			if byStatus[checkpoint.Stale].Objects > 0 { // a STALE column only when there are stale objects
-				statuses = checkpoint.AllStatuses
-				break
-			}
+		if counts.Sum(checkpoint.Stale).Objects > 0 { // a STALE column only when there are stale objects
+			statuses = checkpoint.AllStatuses
 		}
 	}
 	var names []string

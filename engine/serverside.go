@@ -8,6 +8,7 @@ import (
 
 	"github.com/s3sync/s3sync/catalog"
 	"github.com/s3sync/s3sync/checkpoint"
+	"github.com/s3sync/s3sync/internal/text"
 	"github.com/s3sync/s3sync/storage"
 )
 
@@ -88,9 +89,9 @@ func ChooseServerSide(ctx context.Context, mode string, db *checkpoint.DB, kinds
 		// Throttling or a server error is no verdict on server-side copy, and streaming would
 		// meet the same trouble: stop and say so.
 		return nil, "", fmt.Errorf("server-side copy probe: the provider kept failing (%d attempts), which says nothing about server-side copy: %s; try again later, or pass --server-side never to stream",
-			attempts, oneLine(err.Error()))
+			attempts, text.OneLine(err.Error()))
 	}
-	return refuse("the provider refused a probe copy: " + oneLine(err.Error()))
+	return refuse("the provider refused a probe copy: " + text.OneLine(err.Error()))
 }
 
 // probeAttempts bounds the tries of each request of the server-side probe when the provider
@@ -175,11 +176,4 @@ func (c *copier) copyServerSide(ctx context.Context, o checkpoint.Object, w *wat
 		return key, info.Size, nil
 	}
 	return "", 0, fmt.Errorf("%w under any of: %s", errAbsent, strings.Join(o.Candidates, ", "))
-}
-
-func oneLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
 }

@@ -99,25 +99,6 @@ type reconnectingShardCatalog struct {
 
 func (c reconnectingShardCatalog) Reconnect(ctx context.Context) error { return c.rc.Reconnect(ctx) }
 
-// MergeCounts adds up the per-kind, per-status counts of several checkpoints (shards).
-func MergeCounts(all ...map[string]map[checkpoint.Status]checkpoint.Count) map[string]map[checkpoint.Status]checkpoint.Count {
-	out := map[string]map[checkpoint.Status]checkpoint.Count{}
-	for _, counts := range all {
-		for kind, byStatus := range counts {
-			if out[kind] == nil {
-				out[kind] = map[checkpoint.Status]checkpoint.Count{}
-			}
-			for st, c := range byStatus {
-				m := out[kind][st]
-				m.Objects += c.Objects
-				m.Bytes += c.Bytes
-				out[kind][st] = m
-			}
-		}
-	}
-	return out
-}
-
 // EachRow yields the report rows of the objects matching f in db, for report writers that
 // combine several checkpoints.
 func EachRow(db *checkpoint.DB, f checkpoint.Filter) func(func(Row) error) error {

@@ -15,12 +15,12 @@ import (
 // Status is the snapshot a running copy keeps beside its checkpoint, so that `report` can
 // answer while the checkpoint file is locked.
 type Status struct {
-	PID       int                                               `json:"pid"`
-	Command   string                                            `json:"command"`
-	Running   bool                                              `json:"running"`
-	StartedAt time.Time                                         `json:"started_at"`
-	UpdatedAt time.Time                                         `json:"updated_at"`
-	Counts    map[string]map[checkpoint.Status]checkpoint.Count `json:"counts"`
+	PID       int               `json:"pid"`
+	Command   string            `json:"command"`
+	Running   bool              `json:"running"`
+	StartedAt time.Time         `json:"started_at"`
+	UpdatedAt time.Time         `json:"updated_at"`
+	Counts    checkpoint.Counts `json:"counts"`
 	// StatusAddr is the host:port of the copy's status server, "" when it has none.
 	StatusAddr string `json:"status_addr,omitempty"`
 }

@@ -14,6 +14,8 @@ import (
 
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/s3sync/s3sync/internal/text"
 )
 
 // ErrSizeMismatch is returned (wrapped) by Put when the body yields fewer or more bytes than the
@@ -87,7 +89,7 @@ func (e *Error) detail() string {
 	case e.Message != "":
 		b.WriteString(e.Message)
 	default:
-		b.WriteString(oneLine(fmt.Sprint(e.Err)))
+		b.WriteString(serverText(fmt.Sprint(e.Err)))
 	}
 	if e.Status >= 300 && e.Status < 400 {
 		b.WriteString(redirectAdvice(e))
@@ -142,7 +144,7 @@ func redirectTarget(loc string) string {
 		return "an unparsable Location"
 	}
 	u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
-	return oneLine(u.String())
+	return serverText(u.String())
 }
 
 // Unwrap returns the underlying error.
@@ -163,7 +165,7 @@ func (c *Client) newError(ctx context.Context, op, key string, err error) error 
 	var apiErr smithy.APIError
 	if errors.As(err, &apiErr) {
 		e.Code = apiErr.ErrorCode()
-		e.Message = oneLine(apiErr.ErrorMessage())
+		e.Message = serverText(apiErr.ErrorMessage())
 	}
 	var respErr interface{ HTTPStatusCode() int }
 	if errors.As(err, &respErr) {
@@ -173,7 +175,7 @@ func (c *Client) newError(ctx context.Context, op, key string, err error) error 
 	if errors.As(err, &resp) && resp.Response != nil && resp.Response.Response != nil {
 		if e.Status >= 300 && e.Status < 400 {
 			e.Location = redirectTarget(resp.Response.Header.Get("Location"))
-			e.Region = oneLine(resp.Response.Header.Get("X-Amz-Bucket-Region"))
+			e.Region = serverText(resp.Response.Header.Get("X-Amz-Bucket-Region"))
 		}
 	}
 	switch {
@@ -202,23 +204,19 @@ func okStatus(code string, status int) bool {
 func transportMessage(err error) string {
 	var oe *smithy.OperationError
 	if !errors.As(err, &oe) || oe.Err == nil {
-		return oneLine(err.Error())
+		return serverText(err.Error())
 	}
 	var ue *url.Error
 	if errors.As(oe.Err, &ue) {
-		return oneLine(ue.Err.Error())
+		return serverText(ue.Err.Error())
 	}
-	return oneLine(oe.Err.Error())
+	return serverText(oe.Err.Error())
 }
 
-// oneLine collapses whitespace so a server message cannot break a log line, and caps its length.
-func oneLine(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
-	const maxLen = 400
-	if len(s) > maxLen {
-		s = s[:maxLen] + "..."
-	}
-	return s
+// serverText flattens a message a server controls to one line (text.OneLine) and caps its length
+// at 400 bytes.
+func serverText(s string) string {
+	return text.Clip(text.OneLine(s), 400)
 }
 
 // apiInfo returns the S3 error code and HTTP status carried by err, if any.

@@ -19,6 +19,8 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/s3sync/s3sync/internal/text"
 )
 
 // Config says how to reach the SSH server and log in to it. The addresses the tunnel
@@ -306,7 +308,7 @@ func (t *Tunnel) loadKey() error {
 		}
 	}
 	if err != nil {
-		msg := oneLine(redact(err.Error(), t.cfg.KeyPassphrase))
+		msg := text.OneLine(text.Redact(err.Error(), t.cfg.KeyPassphrase))
 		if strings.HasSuffix(path, ".pub") {
 			msg += " (this is the public key; name the private one)"
 		}
@@ -337,7 +339,7 @@ func (t *Tunnel) loadKnownHosts() error {
 	}
 	cb, err := knownhosts.New(files...)
 	if err != nil {
-		return &ConfigError{"KnownHosts", oneLine(err.Error())}
+		return &ConfigError{"KnownHosts", text.OneLine(err.Error())}
 	}
 	t.hostKeys = cb
 	return nil
@@ -417,14 +419,14 @@ func (t *Tunnel) open(ctx context.Context, network, addr string) (net.Conn, erro
 		if errors.As(err, &oce) {
 			if oce.Reason == ssh.Prohibited {
 				return nil, &sshError{msg: fmt.Sprintf("ssh tunnel %s: the server does not allow forwarding to %s (%s); it needs AllowTcpForwarding yes for %s",
-					t.addr, addr, oneLine(oce.Message), t.cfg.User)}
+					t.addr, addr, text.OneLine(oce.Message), t.cfg.User)}
 			}
 			// Usually nothing listens at addr (yet): PostgreSQL down or restarting.
-			return nil, &sshError{msg: fmt.Sprintf("ssh tunnel %s: cannot reach %s from the SSH server: %s", t.addr, addr, oneLine(oce.Message)), transient: true}
+			return nil, &sshError{msg: fmt.Sprintf("ssh tunnel %s: cannot reach %s from the SSH server: %s", t.addr, addr, text.OneLine(oce.Message)), transient: true}
 		}
 		sc.fail(err)
 		if attempt > 0 {
-			return nil, &sshError{msg: fmt.Sprintf("ssh tunnel %s: open %s: %s", t.addr, addr, oneLine(err.Error())), transient: true}
+			return nil, &sshError{msg: fmt.Sprintf("ssh tunnel %s: open %s: %s", t.addr, addr, text.OneLine(err.Error())), transient: true}
 		}
 	}
 }
@@ -445,7 +447,7 @@ func (t *Tunnel) conn(ctx context.Context) (*sshConn, error) {
 	if cur != nil {
 		ev := t.log.Warn().Str("ssh", t.addr)
 		if cause := cur.why(); cause != nil {
-			ev = ev.Str("cause", oneLine(cause.Error()))
+			ev = ev.Str("cause", text.OneLine(cause.Error()))
 		}
 		ev.Msg("ssh tunnel: connection lost; reconnecting")
 	}
@@ -486,7 +488,7 @@ func (t *Tunnel) dial(parent context.Context) (*sshConn, error) {
 	defer cancel()
 	fail := func(transient bool, format string, a ...any) error {
 		msg := fmt.Sprintf("ssh tunnel %s: ", t.addr) + fmt.Sprintf(format, a...)
-		msg = oneLine(redact(msg, t.cfg.Password, t.cfg.KeyPassphrase))
+		msg = text.OneLine(text.Redact(msg, t.cfg.Password, t.cfg.KeyPassphrase))
 		e := &sshError{msg: msg, transient: transient}
 		if err := parent.Err(); err != nil { // the caller gave up: not the server's fault
 			e.ctxErr, e.transient = err, false
@@ -672,14 +674,14 @@ func (t *Tunnel) checkHostKey(host string, remote net.Addr, key ssh.PublicKey) e
 		return &sshError{kind: ErrHostKeyChanged, msg: fmt.Sprintf(
 			"ssh tunnel %s: the server's host key %s is marked @revoked in %s:%d; not connecting", t.addr, fp, re.Revoked.Filename, re.Revoked.Line)}
 	}
-	return &sshError{kind: ErrHostKeyChanged, msg: fmt.Sprintf("ssh tunnel %s: host key check: %s", t.addr, oneLine(err.Error()))}
+	return &sshError{kind: ErrHostKeyChanged, msg: fmt.Sprintf("ssh tunnel %s: host key check: %s", t.addr, text.OneLine(err.Error()))}
 }
 
 // hostKeyTypeMismatch explains a server that shows none of the key types known_hosts lists for it.
 func (t *Tunnel) hostKeyTypeMismatch(err error) error {
 	return &sshError{kind: ErrHostKeyChanged, msg: fmt.Sprintf(
 		"ssh tunnel %s: HOST KEY CHANGED: the server shows no key of the types %s lists for %s (%s); not connecting. If the server's keys changed on purpose, remove its old lines from %s and connect again to see the line to add",
-		t.addr, t.knownFile, knownhosts.Normalize(t.addr), oneLine(strings.TrimPrefix(err.Error(), "ssh: handshake failed: ")), t.knownFile)}
+		t.addr, t.knownFile, knownhosts.Normalize(t.addr), text.OneLine(strings.TrimPrefix(err.Error(), "ssh: handshake failed: ")), t.knownFile)}
 }
 
 // keepAlive sends a keepalive request every interval and closes the connection when one
@@ -792,9 +794,9 @@ func unwrapOpError(err error) string {
 	}
 	var op *net.OpError
 	if errors.As(err, &op) && op.Err != nil {
-		return oneLine(op.Err.Error())
+		return text.OneLine(op.Err.Error())
 	}
-	return oneLine(err.Error())
+	return text.OneLine(err.Error())
 }
 
 func unwrapPathError(err error) string {
@@ -803,20 +805,4 @@ func unwrapPathError(err error) string {
 		return pe.Err.Error()
 	}
 	return err.Error()
-}
-
-// oneLine flattens s to a single line, for messages and log fields.
-func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
-}
-
-// redact replaces every non-empty secret in s with [redacted]. Call it before oneLine: a
-// secret holding white space no longer matches once flattened.
-func redact(s string, secrets ...string) string {
-	for _, secret := range secrets {
-		if secret != "" {
-			s = strings.ReplaceAll(s, secret, "[redacted]")
-		}
-	}
-	return s
 }

@@ -696,11 +696,11 @@ func TestOverlongKeyIsReportedByPlan(t *testing.T) {
 	if !strings.Contains(note, "25 key(s) over 1024 bytes") {
 		t.Errorf("plan's table has no note for the overlong keys:\n%s", r)
 	}
-	if n := strings.Count(r.stderr, fmt.Sprintf("key_bytes=%d", keyLen)); n != overlongLogCap {
-		t.Errorf("want %d log lines naming the key length %d, got %d:\n%s", overlongLogCap, keyLen, n, r.stderr)
+	if n := strings.Count(r.stderr, fmt.Sprintf("key_bytes=%d", keyLen)); n != engine.OverlongLogCap {
+		t.Errorf("want %d log lines naming the key length %d, got %d:\n%s", engine.OverlongLogCap, keyLen, n, r.stderr)
 	}
 	if !strings.Contains(r.stderr, "table=preview_cards") || !strings.Contains(r.stderr, "id=101") ||
-		!strings.Contains(r.stderr, fmt.Sprintf("%d more", 25-overlongLogCap)) {
+		!strings.Contains(r.stderr, fmt.Sprintf("%d more", 25-engine.OverlongLogCap)) {
 		t.Errorf("the log does not name table, id and the objects left unlogged:\n%s", r.stderr)
 	}
 	if c := s.counts(); c[checkpoint.Pending] != 3 {

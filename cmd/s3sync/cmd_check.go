@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/s3sync/s3sync/checkpoint"
-	"github.com/s3sync/s3sync/engine"
 	"io"
 	"net/http"
 	"strings"
@@ -15,6 +13,9 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/s3sync/s3sync/catalog"
+	"github.com/s3sync/s3sync/checkpoint"
+	"github.com/s3sync/s3sync/engine"
+	"github.com/s3sync/s3sync/internal/text"
 	"github.com/s3sync/s3sync/storage"
 )
 
@@ -73,7 +74,7 @@ func runCheck(ctx context.Context, g *globals) error {
 		k.warn("server-side copy", "not probed: the source bucket is empty", "")
 	default:
 		if err := dst.ProbeCopy(ctx, src, sample); err != nil {
-			k.warn("server-side copy", "refused, copy will stream: "+oneLineErr(err), "")
+			k.warn("server-side copy", "refused, copy will stream: "+text.OneLine(err.Error()), "")
 		} else {
 			k.ok("server-side copy", "works: copy runs server-side (CopyObject), no bytes pass through s3sync")
 		}
@@ -114,7 +115,7 @@ func checkBucket(ctx context.Context, k *checker, side string, sc storage.Config
 			fix = fmt.Sprintf("%s\npath_style = %t", section, !sc.PathStyle)
 		}
 	}
-	k.fail(side+" bucket", oneLineErr(err), fix)
+	k.fail(side+" bucket", text.OneLine(err.Error()), fix)
 	return nil
 }
 
@@ -122,7 +123,7 @@ func checkBucket(ctx context.Context, k *checker, side string, sc storage.Config
 func checkSource(ctx context.Context, k *checker, cl *storage.Client, sc *storage.Config) string {
 	key, err := cl.FirstKey(ctx, "")
 	if err != nil {
-		k.fail("source list", oneLineErr(err), "grant s3:ListBucket on the source bucket")
+		k.fail("source list", text.OneLine(err.Error()), "grant s3:ListBucket on the source bucket")
 		return ""
 	}
 	if key == "" {
@@ -136,13 +137,13 @@ func checkSource(ctx context.Context, k *checker, cl *storage.Client, sc *storag
 	k.ok("source list", "first key "+key)
 	body, _, err := cl.Get(ctx, key)
 	if err != nil {
-		k.fail("source get", oneLineErr(err), "grant s3:GetObject on the source bucket")
+		k.fail("source get", text.OneLine(err.Error()), "grant s3:GetObject on the source bucket")
 		return key
 	}
 	_, err = io.CopyN(io.Discard, body, 1)
 	body.Close()
 	if err != nil && err != io.EOF {
-		k.fail("source get", oneLineErr(err), "")
+		k.fail("source get", text.OneLine(err.Error()), "")
 		return key
 	}
 	k.ok("source get", "read "+key)
@@ -163,27 +164,27 @@ func checkDestination(ctx context.Context, k *checker, cl *storage.Client, dc *s
 		code, _ := storage.Code(err)
 		switch {
 		case dc.ACL != "" && (code == "AccessControlListNotSupported" || code == "NotImplemented" || code == "InvalidArgument"):
-			k.fail("destination put", fmt.Sprintf("refused with acl %s: %s", acl, oneLineErr(err)), "[s3.destination]\nacl =    ; send no ACL (R2, B2, buckets with ACLs disabled)")
+			k.fail("destination put", fmt.Sprintf("refused with acl %s: %s", acl, text.OneLine(err.Error())), "[s3.destination]\nacl =    ; send no ACL (R2, B2, buckets with ACLs disabled)")
 		default:
-			k.fail("destination put", oneLineErr(err), "grant s3:PutObject (and s3:PutObjectAcl for acl) on the destination bucket")
+			k.fail("destination put", text.OneLine(err.Error()), "grant s3:PutObject (and s3:PutObjectAcl for acl) on the destination bucket")
 		}
 		return
 	}
 	k.ok("destination put", "temporary object written with acl "+acl)
 	if rb, _, err := cl.Get(ctx, key); err != nil {
-		k.warn("destination get", oneLineErr(err), "")
+		k.warn("destination get", text.OneLine(err.Error()), "")
 	} else {
 		rb.Close()
 		k.ok("destination get", "read back")
 	}
 	checkPublicRead(ctx, k, cl, dc, key, aclPolicy)
 	if err := cl.Delete(ctx, key); err != nil {
-		k.warn("destination delete", oneLineErr(err)+"; remove "+key+" by hand", "")
+		k.warn("destination delete", text.OneLine(err.Error())+"; remove "+key+" by hand", "")
 	} else {
 		k.ok("destination delete", "temporary object removed")
 	}
 	if err := cl.ProbeChecksum(ctx); err != nil {
-		k.ok("checksum headers", "the destination refuses the SDK's CRC32 headers ("+oneLineErr(err)+"); s3sync does not send them")
+		k.ok("checksum headers", "the destination refuses the SDK's CRC32 headers ("+text.OneLine(err.Error())+"); s3sync does not send them")
 	} else {
 		k.ok("checksum headers", "accepted (s3sync sends Content-MD5 only)")
 	}
@@ -200,7 +201,7 @@ func checkUploads(ctx context.Context, g *globals, k *checker, dst *storage.Clie
 	}
 	ups, err := engine.IncompleteUploads(ctx, dst, log)
 	if err != nil {
-		k.warn("destination uploads", "could not list incomplete multipart uploads: "+oneLineErr(err), "")
+		k.warn("destination uploads", "could not list incomplete multipart uploads: "+text.OneLine(err.Error()), "")
 		return
 	}
 	if len(ups) == 0 {
@@ -240,7 +241,7 @@ func checkPublicRead(ctx context.Context, k *checker, cl *storage.Client, dc *st
 	r, err := cl.PublicGet(ctx, key)
 	switch {
 	case err != nil:
-		k.fail("public read", oneLineErr(err)+": visitors could not reach the media", fix)
+		k.fail("public read", text.OneLine(err.Error())+": visitors could not reach the media", fix)
 		return
 	case r.Status != http.StatusOK:
 		why := "the destination did not make it public"
@@ -258,14 +259,14 @@ func checkPublicRead(ctx context.Context, k *checker, cl *storage.Client, dc *st
 	priv := storage.TempKey("private")
 	body := []byte("s3sync check: must not be public\n")
 	if err := cl.Put(ctx, priv, bytes.NewReader(body), int64(len(body)), storage.PutOptions{ContentType: "text/plain", CacheControl: "no-store", ACL: "private"}); err != nil {
-		k.warn("private read", "could not write a private object: "+oneLineErr(err), "")
+		k.warn("private read", "could not write a private object: "+text.OneLine(err.Error()), "")
 		return
 	}
 	defer cl.Delete(ctx, priv)
 	r, err = cl.PublicGet(ctx, priv)
 	switch {
 	case err != nil:
-		k.warn("private read", oneLineErr(err), "")
+		k.warn("private read", text.OneLine(err.Error()), "")
 	case r.Status == http.StatusOK:
 		k.fail("private read", "an object written with acl private is readable by anyone at "+cl.PublicURL(priv)+
 			": the media of suspended accounts would stay visible (acl_policy = mastodon)",
@@ -279,7 +280,7 @@ func checkPublicRead(ctx context.Context, k *checker, cl *storage.Client, dc *st
 func checkDatabase(ctx context.Context, g *globals, k *checker, cfg *Config) {
 	reader, closeReader, err := openCatalog(ctx, g, cfg)
 	if err != nil {
-		k.fail("database", oneLineErr(err), "[pg.database]\nhost = …\nport = 5432\nuser = …\ndatabase = mastodon_production")
+		k.fail("database", text.OneLine(err.Error()), "[pg.database]\nhost = …\nport = 5432\nuser = …\ndatabase = mastodon_production")
 		return
 	}
 	defer closeReader()
@@ -292,7 +293,7 @@ func checkDatabase(ctx context.Context, g *globals, k *checker, cfg *Config) {
 		case err == nil:
 			found = append(found, fmt.Sprintf("%s %d", kind, n))
 		case catalog.IsConnectionError(err):
-			k.fail("database tables", oneLineErr(err), "")
+			k.fail("database tables", text.OneLine(err.Error()), "")
 			return
 		}
 	}
@@ -328,10 +329,17 @@ func printCheck(w io.Writer, k *checker) error {
 	return nil
 }
 
-func oneLineErr(err error) string {
-	s := err.Error()
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i]
+// checkVersion is check's "database version" item: the Mastodon release the latest applied
+// migration belongs to. An unknown version is a warning, not a failure: plan still reads
+// whatever columns the tables have.
+func checkVersion(ctx context.Context, k *checker, reader *catalog.Reader) {
+	v, err := reader.Version(ctx)
+	switch {
+	case err != nil:
+		k.warn("database version", text.OneLine(err.Error()), "")
+	case v.Mastodon == "":
+		k.warn("database version", v.String()+"; plan reads the columns the tables have", "")
+	default:
+		k.ok("database version", v.String())
 	}
-	return s
 }

@@ -7,7 +7,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/s3sync/s3sync/engine"
-	"github.com/s3sync/s3sync/storage"
 )
 
 type cleanupUploadsOptions struct {
@@ -44,11 +43,8 @@ func runCleanupUploads(c *cli.Context, g *globals, o cleanupUploadsOptions) erro
 		return err
 	}
 	defer db.Close()
-	dst, err := storage.New(*cfg.Destination)
+	dst, err := openDestination(c.Context, cfg, 0)
 	if err != nil {
-		return &configError{"s3.destination", "", err.Error()}
-	}
-	if err := dst.CheckBucket(c.Context); err != nil {
 		return err
 	}
 	if !o.dryRun {

@@ -3,7 +3,11 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
+	"runtime"
+	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -13,6 +17,7 @@ import (
 
 	"github.com/s3sync/s3sync/checkpoint"
 	"github.com/s3sync/s3sync/engine"
+	"github.com/s3sync/s3sync/engine/statusserver"
 	"github.com/s3sync/s3sync/storage"
 )
 
@@ -70,7 +75,8 @@ func copyFlags(o *copyOptions, full bool) []cli.Flag {
 	)
 }
 
-// runCopy is copy, and the copy half of retry-failed (requeue then set).
+// runCopy is copy, and the copy half of retry-failed (requeue then set): it opens the
+// checkpoint and both buckets, prepares the run, copies, and reports.
 func runCopy(c *cli.Context, g *globals, o copyOptions, requeue []checkpoint.Status) (err error) {
 	var path string
 	defer func() { err = explainCorrupt(g, path, err) }()
@@ -93,20 +99,11 @@ func runCopy(c *cli.Context, g *globals, o copyOptions, requeue []checkpoint.Sta
 		return usageErrorf("s3sync copy --resume --skip-corrupt", "--skip-corrupt changes the checkpoint; --dry-run changes nothing")
 	}
 	path = shardCheckpointPath(cfg, g.checkpoint, lim.shard)
-	if err := checkCheckpointPath(path); err != nil {
-		return err
-	}
-	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-		return usageErrorf("s3sync plan", "checkpoint %s does not exist yet", path)
-	}
-	db, err := openCheckpoint(path, o.dryRun)
+	db, err := openPlannedAt(cfg, path, o.dryRun)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if err := checkLocations(db, cfg, false); err != nil {
-		return err
-	}
 	if err := checkShard(db, lim.shard, false); err != nil {
 		return err
 	}
@@ -114,7 +111,7 @@ func runCopy(c *cli.Context, g *globals, o copyOptions, requeue []checkpoint.Sta
 		return dryRun(g, db, kindNames, o.limit)
 	}
 	if o.skipCorrupt {
-		if err := setAsideCorrupt(g, db); err != nil { // corrupt.go
+		if err := setAsideCorrupt(g, db); err != nil {
 			return err
 		}
 	}
@@ -134,55 +131,24 @@ func runCopy(c *cli.Context, g *globals, o copyOptions, requeue []checkpoint.Sta
 	if err != nil {
 		return err
 	}
-	srcCfg, dstCfg := *cfg.Source, *cfg.Destination
-	// An idle connection per worker: with fewer, the connections above the pool's size are
-	// closed after each request and opened again for the next, a round trip each over a WAN.
-	srcCfg.MaxConns = max(srcCfg.MaxConns, conc, storage.DefaultMaxConns)
-	dstCfg.MaxConns = max(dstCfg.MaxConns, conc, storage.DefaultMaxConns)
 	statusAddr := ""
+	var throttle *engine.Throttle
+	src, dst, err := openBuckets(c.Context, cfg, conc, func(srcCfg, dstCfg *storage.Config) {
+		if srv != nil {
+			srcCfg.Observer, dstCfg.Observer = srv, srv
+		}
+		throttle = lim.apply(srcCfg, dstCfg, conc, g.log)
+	})
 	if srv != nil {
 		defer srv.Close()
-		srcCfg.Observer, dstCfg.Observer = srv, srv
 		statusAddr = srv.Addr()
 	}
-	throttle := lim.apply(&srcCfg, &dstCfg, conc, g.log)
-	src, err := storage.New(srcCfg)
-	if err != nil {
-		return &configError{"s3.source", "", err.Error()}
-	}
-	dst, err := storage.New(dstCfg)
-	if err != nil {
-		return &configError{"s3.destination", "", err.Error()}
-	}
-	for _, cl := range []*storage.Client{src, dst} {
-		if err := cl.CheckBucket(c.Context); err != nil {
-			return err
-		}
-	}
-
-	// A killed copy may have left multipart uploads at the destination, parts stored and
-	// billed but invisible: the checkpoint recorded each one before its first part.
-	if n, err := engine.AbortRecordedUploads(c.Context, db, dst); err != nil {
-		return err
-	} else if n > 0 {
-		fmt.Fprintf(g.stdout, "aborted %d multipart upload(s) that a stopped copy left unfinished at the destination\n", n)
-	}
-	if requeue != nil {
-		n, err := db.Requeue(requeue, kindNames)
-		if err != nil {
-			return fmt.Errorf("checkpoint: %w", err)
-		}
-		fmt.Fprintf(g.stdout, "requeued %d object(s)\n", n)
-	}
-	server, mode, err := engine.ChooseServerSide(c.Context, o.serverSide, db, kindNames, src, dst)
 	if err != nil {
 		return err
 	}
-	g.log.Info().Str("mode", mode).Msg("copy mode")
-	runs, _ := db.GetMeta(metaCopyRuns)
-	n, _ := strconv.Atoi(runs)
-	if err := db.SetMeta(metaCopyRuns, strconv.Itoa(n+1)); err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
+	server, mode, err := startCopyRun(c, g, db, dst, src, o.serverSide, kindNames, requeue)
+	if err != nil {
+		return err
 	}
 
 	tuneGC(conc)
@@ -221,20 +187,48 @@ func runCopy(c *cli.Context, g *globals, o copyOptions, requeue []checkpoint.Sta
 	if sum.Interrupted {
 		return errInterrupted
 	}
+	return reportCopied(g, db, kindNames)
+}
+
+// startCopyRun readies the checkpoint and the destination for a copy run: it aborts the
+// multipart uploads a killed copy left, requeues what retry-failed asks for, chooses between
+// server-side and streamed copy, and counts the run. It returns the server-side copier (nil
+// when streaming) and the mode's name.
+func startCopyRun(c *cli.Context, g *globals, db *checkpoint.DB, dst, src *storage.Client, serverSide string,
+	kinds []string, requeue []checkpoint.Status) (engine.ServerSideCopier, string, error) {
+	// A killed copy may have left multipart uploads at the destination, parts stored and
+	// billed but invisible: the checkpoint recorded each one before its first part.
+	if n, err := engine.AbortRecordedUploads(c.Context, db, dst); err != nil {
+		return nil, "", err
+	} else if n > 0 {
+		fmt.Fprintf(g.stdout, "aborted %d multipart upload(s) that a stopped copy left unfinished at the destination\n", n)
+	}
+	if requeue != nil {
+		n, err := db.Requeue(requeue, kinds)
+		if err != nil {
+			return nil, "", fmt.Errorf("checkpoint: %w", err)
+		}
+		fmt.Fprintf(g.stdout, "requeued %d object(s)\n", n)
+	}
+	server, mode, err := engine.ChooseServerSide(c.Context, serverSide, db, kinds, src, dst)
+	if err != nil {
+		return nil, "", err
+	}
+	g.log.Info().Str("mode", mode).Msg("copy mode")
+	return server, mode, db.AddCopyRun()
+}
+
+// reportCopied prints the table of the kinds copied, and returns a failedObjectsError (exit
+// 3) when failed objects are left among them.
+func reportCopied(g *globals, db *checkpoint.DB, kinds []string) error {
 	counts, err := db.Counts()
 	if err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	if err := engine.WriteTable(g.stdout, counts, kindNames, nil); err != nil {
 		return err
 	}
-	var failed int64
-	for kind, byStatus := range counts {
-		if len(kindNames) == 0 || contains(kindNames, kind) {
-			failed += byStatus[checkpoint.Failed].Objects
-		}
+	if err := engine.WriteTable(g.stdout, counts, kinds, nil); err != nil {
+		return err
 	}
-	if failed > 0 {
+	if failed := counts.Sum(checkpoint.Failed, kinds...).Objects; failed > 0 {
 		return &failedObjectsError{n: failed}
 	}
 	return nil
@@ -242,26 +236,21 @@ func runCopy(c *cli.Context, g *globals, o copyOptions, requeue []checkpoint.Sta
 
 // refuseOverProgress stops a plain `copy` on a checkpoint that an earlier copy worked on.
 func refuseOverProgress(g *globals, db *checkpoint.DB) error {
-	runs, err := db.GetMeta(metaCopyRuns)
+	runs, err := db.CopyRuns()
 	if err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
+		return err
 	}
 	counts, err := db.Counts()
 	if err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
+		return err
 	}
-	var by = map[checkpoint.Status]int64{}
-	for _, byStatus := range counts {
-		for s, c := range byStatus {
-			by[s] += c.Objects
-		}
-	}
-	if runs == "" && by[checkpoint.Done]+by[checkpoint.Failed]+by[checkpoint.Missing] == 0 {
+	by := counts.ByStatus()
+	if runs == 0 && by[checkpoint.Done].Objects+by[checkpoint.Failed].Objects+by[checkpoint.Missing].Objects == 0 {
 		return nil
 	}
 	return usageErrorf(resumeCommand(g.args),
 		"checkpoint %s already holds progress from an earlier copy (%d done, %d failed, %d missing, %d pending); add --resume to continue it",
-		db.Path(), by[checkpoint.Done], by[checkpoint.Failed], by[checkpoint.Missing], by[checkpoint.Pending])
+		db.Path(), by[checkpoint.Done].Objects, by[checkpoint.Failed].Objects, by[checkpoint.Missing].Objects, by[checkpoint.Pending].Objects)
 }
 
 // resumeCommand is the command line the user ran, with --resume after `copy`.
@@ -329,4 +318,229 @@ func dryRun(g *globals, db *checkpoint.DB, kinds []string, limit int64) error {
 	tw.Flush()
 	fmt.Fprintf(g.stdout, "dry run: would copy %d object(s), at least %s (sizes the database knows)\n", n, engine.FormatBytes(bytes))
 	return nil
+}
+
+// printCopyMode says after the summary whether the copy ran server-side or streamed, and
+// whether throttling shrank the concurrency.
+func printCopyMode(g *globals, mode string, t *engine.Throttle) {
+	fmt.Fprintf(g.stdout, "mode: %s\n", mode)
+	if lowest, cuts := t.Lowest(); cuts > 0 {
+		fmt.Fprintf(g.stdout, "throttled by the provider: concurrency went down to %d (%d time(s)), ended at %d\n", lowest, cuts, t.Limit())
+		st := t.Stats()
+		fmt.Fprintf(g.stdout, "objects in flight: up to %d before throttling, up to %d while throttled (%d object(s) started then)\n",
+			st.PeakBefore, st.PeakThrottled, st.Throttled)
+	}
+}
+
+// statusRun is what the status page shows of a copy run's settings.
+type statusRun struct {
+	command     string
+	concurrency int
+	kinds       []string
+	limit       int64
+	checkpoint  string
+}
+
+// startStatusServer starts the copy's status server on addr (the flag, else [sync]
+// status_addr); it returns nil when there is none. A non-loopback address is served, with a
+// warning. The server is the storage clients' Observer for the request metrics.
+func (g *globals) startStatusServer(addr string, cfg *Config, mon *engine.Monitor, db *checkpoint.DB, run statusRun) (*statusserver.Server, error) {
+	if addr == "" {
+		addr = cfg.StatusAddr
+	}
+	if addr == "" {
+		return nil, nil
+	}
+	listen, public, err := statusserver.ListenAddr(addr)
+	if err != nil {
+		return nil, usageErrorf("--status-addr 127.0.0.1:5555", "--status-addr: %v", err)
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return nil, usageErrorf("--status-addr 127.0.0.1:0 (any free port), or stop what listens there",
+			"--status-addr %s: cannot listen: %v", listen, err)
+	}
+	srv := statusserver.New(statusserver.Options{
+		Monitor: mon,
+		DB:      db,
+		Token:   cfg.StatusToken,
+		Command: run.command,
+		PID:     os.Getpid(),
+		Config:  statusConfig(cfg, run, ln.Addr().String()),
+	})
+	srv.Serve(ln)
+	if public {
+		ev := g.log.Warn().Str("addr", listen)
+		if cfg.StatusToken == "" {
+			ev = ev.Str("hint", "set [sync] status_token or S3SYNC_STATUS_TOKEN")
+		}
+		ev.Msg("the status server listens beyond this machine; anyone who reaches it sees the migration's keys and errors")
+	}
+	g.log.Info().Str("url", "http://"+srv.Addr()+"/").Bool("token", cfg.StatusToken != "").Msg("status page")
+	return srv, nil
+}
+
+// statusConfig lists the run's settings for the status page: never a key, password or token.
+func statusConfig(cfg *Config, run statusRun, addr string) []statusserver.ConfigItem {
+	kinds, limit, acl, access := "all", "none", cfg.Destination.ACL, "open (no token)"
+	if len(run.kinds) > 0 {
+		kinds = strings.Join(run.kinds, ", ")
+	}
+	if run.limit > 0 {
+		limit = strconv.FormatInt(run.limit, 10)
+	}
+	if acl == "" {
+		acl = "(none sent)"
+	}
+	if cfg.StatusToken != "" {
+		access = "token required"
+	}
+	return []statusserver.ConfigItem{
+		{Name: "source", Value: location(cfg.Source)},
+		{Name: "destination", Value: location(cfg.Destination)},
+		{Name: "destination ACL", Value: acl},
+		{Name: "concurrency", Value: strconv.Itoa(run.concurrency)},
+		{Name: "retries", Value: strconv.Itoa(cfg.Retries)},
+		{Name: "kinds", Value: kinds},
+		{Name: "limit", Value: limit},
+		{Name: "checkpoint", Value: run.checkpoint},
+		{Name: "status server", Value: addr + ", " + access},
+	}
+}
+
+// maxListedCorrupt is how many set-aside records `copy --skip-corrupt` names one by one.
+const maxListedCorrupt = 50
+
+// setAsideCorrupt is `copy --skip-corrupt` (and `retry-failed --skip-corrupt`): it moves the
+// checkpoint's unreadable object records into its corrupt bucket (checkpoint.SetAsideCorrupt),
+// mends the status indexes and counters, and says what it did.
+func setAsideCorrupt(g *globals, db *checkpoint.DB) error {
+	rep, err := db.SetAsideCorrupt()
+	if err != nil {
+		return fmt.Errorf("checkpoint %s: %w", db.Path(), err)
+	}
+	if n := len(rep.Records); n > 0 {
+		fmt.Fprintf(g.stdout, "set aside %d unreadable object record(s) of checkpoint %s: they are no longer copied or counted, and `s3sync plan` plans them again from the database:\n", n, db.Path())
+		for i, r := range rep.Records {
+			if i == maxListedCorrupt {
+				fmt.Fprintf(g.stdout, "  … and %d more\n", n-maxListedCorrupt)
+				break
+			}
+			was := "listed in no status index"
+			if r.Status != "" {
+				was = "was " + string(r.Status)
+			}
+			fmt.Fprintf(g.stdout, "  %s (%s): %s\n", quoteRecordID(r.ID), was, r.Reason)
+		}
+	}
+	if rep.IndexEntries > 0 {
+		fmt.Fprintf(g.stdout, "mended %d status index entr(ies) of checkpoint %s that disagreed with the records\n", rep.IndexEntries, db.Path())
+	}
+	if rep.CountersFixed && len(rep.Records) == 0 {
+		fmt.Fprintf(g.stdout, "recounted the counters of checkpoint %s, which disagreed with the records\n", db.Path())
+	}
+	g.log.Info().Int("checked", rep.Objects).Int("set_aside", len(rep.Records)).Int("index_entries", rep.IndexEntries).
+		Bool("counters_recounted", rep.CountersFixed).Msg("checked every object record of the checkpoint")
+	return nil
+}
+
+// explainCorrupt turns an unreadable record met by copy or retry-failed into an error that
+// names it and gives the command line that gets past it.
+func explainCorrupt(g *globals, path string, err error) error {
+	var re *checkpoint.RecordError
+	if !errors.As(err, &re) {
+		return err
+	}
+	return fmt.Errorf("checkpoint %s: object record %s cannot be read (%v): the checkpoint is damaged there, and every run stops at it; "+
+		"to set it and any other unreadable record aside and go on, run: %s", path, quoteRecordID(re.ID), re.Err, skipCorruptCommand(g.args))
+}
+
+// skipCorruptCommand is the command line the user ran, with --skip-corrupt (and for copy
+// --resume) after the command.
+func skipCorruptCommand(args []string) string {
+	out := []string{"s3sync"}
+	has := func(flag string) bool {
+		for _, a := range args {
+			if a == flag || strings.HasPrefix(a, flag+"=") {
+				return true
+			}
+		}
+		return false
+	}
+	added := false
+	for i, a := range args {
+		if i == 0 {
+			continue
+		}
+		out = append(out, shellQuote(a))
+		if !added && (a == "copy" || a == "retry-failed") {
+			added = true
+			if a == "copy" && !has("--resume") {
+				out = append(out, "--resume")
+			}
+			if !has("--skip-corrupt") {
+				out = append(out, "--skip-corrupt")
+			}
+		}
+	}
+	return strings.Join(out, " ")
+}
+
+// quoteRecordID quotes a record key for output, shortened when a damaged key is long.
+func quoteRecordID(id string) string {
+	if len(id) > 200 {
+		return strconv.Quote(id[:200]) + fmt.Sprintf("… (%d bytes)", len(id))
+	}
+	return strconv.Quote(id)
+}
+
+// copyGCPercent is the garbage collector's target while copying. A copy's live heap is only a
+// few MB per 100 workers (buffers, connections), so Go's default of 100 collects every few MB
+// allocated, and each collection scans the stacks of every worker and connection goroutine:
+// about a fifth of the copy's CPU on small objects. 400 collects a quarter as often
+// (BENCHMARKS.md, "Where the time goes").
+const copyGCPercent = 400
+
+// copyMemoryLimit is the soft limit that keeps copyGCPercent from letting the heap grow to five
+// times a large live heap (hundreds of workers): 96 MiB, or 384 KiB per worker above 256.
+func copyMemoryLimit(workers int) int64 {
+	return max(96<<20, int64(workers)*384<<10)
+}
+
+// tuneGC sets copyGCPercent and copyMemoryLimit for a copy with this many workers, unless
+// GOGC or GOMEMLIMIT is set in the environment: those keep the last word.
+func tuneGC(workers int) {
+	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	debug.SetGCPercent(copyGCPercent)
+	debug.SetMemoryLimit(copyMemoryLimit(workers))
+}
+
+// startProfiles starts a CPU profile into cpuFile and arranges a heap profile into memFile
+// ("" = none of that kind); the returned stop writes and closes them and is safe to call once.
+func startProfiles(cpuFile, memFile string) (stop func(), err error) {
+	var cpu *os.File
+	if cpuFile != "" {
+		if cpu, err = os.Create(cpuFile); err != nil {
+			return nil, fmt.Errorf("--cpuprofile: %w", err)
+		}
+		if err := pprof.StartCPUProfile(cpu); err != nil {
+			cpu.Close()
+			return nil, fmt.Errorf("--cpuprofile: %w", err)
+		}
+	}
+	return func() {
+		if cpu != nil {
+			pprof.StopCPUProfile()
+			cpu.Close()
+		}
+		if memFile != "" {
+			if f, err := os.Create(memFile); err == nil {
+				runtime.GC()
+				_ = pprof.WriteHeapProfile(f)
+				f.Close()
+			}
+		}
+	}, nil
 }

@@ -4,41 +4,11 @@ import (
 	"fmt"
 
 	"github.com/urfave/cli/v2"
-	"gopkg.in/ini.v1"
 
 	"github.com/s3sync/s3sync/engine"
+	"github.com/s3sync/s3sync/internal/text"
 	"github.com/s3sync/s3sync/storage"
 )
-
-// ACL policies of [s3.destination] acl_policy.
-const (
-	aclPolicyFixed    = "fixed"    // the configured acl for every object (default)
-	aclPolicyMastodon = "mastodon" // private for suspended accounts' media, acl for the rest
-)
-
-// aclPolicy reads [s3.destination] acl_policy: fixed (default) or mastodon.
-func (p *parser) aclPolicy(s *ini.Section) string {
-	v := p.str(s, "acl_policy")
-	switch v {
-	case "":
-		return aclPolicyFixed
-	case aclPolicyFixed, aclPolicyMastodon:
-		return v
-	}
-	p.fail(s.Name(), "acl_policy", "%q is not a policy (fixed: acl for every object; mastodon: private for suspended accounts' media, acl for the rest)", v)
-	return aclPolicyFixed
-}
-
-// privateACL is the ACL copy and fix-acl write for objects of suspended accounts instead of
-// [s3.destination] acl: "private" under acl_policy = mastodon, as Mastodon's
-// SuspendAccountService does; "" otherwise. With an empty acl nothing is sent anyway (Mastodon
-// skips ACL calls when S3_PERMISSION is empty).
-func (c *Config) privateACL() string {
-	if c.ACLPolicy == aclPolicyMastodon {
-		return "private"
-	}
-	return ""
-}
 
 type fixACLOptions struct {
 	only        string
@@ -87,13 +57,8 @@ func runFixACL(c *cli.Context, g *globals, o fixACLOptions) error {
 	if o.concurrency > 0 {
 		conc = o.concurrency
 	}
-	dstCfg := *cfg.Destination
-	dstCfg.MaxConns = max(dstCfg.MaxConns, conc, storage.DefaultMaxConns)
-	dst, err := storage.New(dstCfg)
+	dst, err := openDestination(c.Context, cfg, conc)
 	if err != nil {
-		return &configError{"s3.destination", "", err.Error()}
-	}
-	if err := dst.CheckBucket(c.Context); err != nil {
 		return err
 	}
 	const show = 50
@@ -108,7 +73,7 @@ func runFixACL(c *cli.Context, g *globals, o fixACLOptions) error {
 		},
 		OnError: func(key string, err error) {
 			if failed < show {
-				fmt.Fprintf(g.stdout, "error: %s: %s\n", key, oneLine(err.Error()))
+				fmt.Fprintf(g.stdout, "error: %s: %s\n", key, text.OneLine(err.Error()))
 			}
 			failed++
 		},

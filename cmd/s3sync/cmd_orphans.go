@@ -7,7 +7,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/s3sync/s3sync/engine"
-	"github.com/s3sync/s3sync/storage"
 )
 
 type orphansOptions struct {
@@ -41,14 +40,11 @@ func runOrphans(c *cli.Context, g *globals, o orphansOptions) error {
 	if err := cfg.requireDatabase(); err != nil {
 		return err
 	}
-	if err := checkOutput(o.output, g.protectedFiles(cfg.checkpointPath(g.checkpoint))); err != nil { // output.go
+	if err := checkOutput(o.output, g.protectedFiles(cfg.checkpointPath(g.checkpoint))); err != nil {
 		return err
 	}
-	src, err := storage.New(*cfg.Source)
+	src, err := openSource(c.Context, cfg, 0)
 	if err != nil {
-		return &configError{"s3.source", "", err.Error()}
-	}
-	if err := src.CheckBucket(c.Context); err != nil {
 		return err
 	}
 	reader, closeReader, err := openCatalog(c.Context, g, cfg)

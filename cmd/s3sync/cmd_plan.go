@@ -1,13 +1,16 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"text/tabwriter"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/s3sync/s3sync/catalog"
+	"github.com/s3sync/s3sync/checkpoint"
 	"github.com/s3sync/s3sync/engine"
 )
 
@@ -15,7 +18,7 @@ type planOptions struct {
 	only          string
 	limit, offset int64
 	shard         string
-	delta         planDeltaOptions // plan_delta.go: --changed, --skip-remote-cache
+	delta         planDeltaOptions // --changed, --skip-remote-cache
 }
 
 func newPlanCommand(g *globals) *cli.Command {
@@ -79,20 +82,20 @@ func runPlan(c *cli.Context, g *globals, o planOptions) error {
 	start := time.Now()
 	bars := g.startPlanBars()
 	staleBefore := staleCount(db)
-	keys := newOverlongKeys(cfg, g.log) // keylimit.go: keys S3 cannot hold are left out
+	keys := engine.NewKeyLimit(destinationPrefix(cfg), g.log) // keys S3 cannot hold are left out
 	sums, err := runPlanStage(c.Context, g, cfg, o.delta, reader, engine.ShardCatalog(reader, shard), db, engine.PlanOptions{Kinds: kinds, Limit: o.limit, Offset: o.offset, Log: g.log,
 		OnStart: bars.start, OnPage: bars.page}, keys)
 	bars.stop(err == nil)
 	printPlan(g, sums, time.Since(start))
 	printPlanDelta(g, sums, staleBefore, db)
-	keys.print(g.stdout)
+	printOverlong(g.stdout, keys)
 	if err != nil {
 		if c.Context.Err() != nil {
 			return errInterrupted
 		}
 		return err
 	}
-	if err := db.SetMeta(metaPlannedAt, time.Now().UTC().Format(time.RFC3339)); err != nil {
+	if err := db.SetPlannedAt(time.Now()); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
 	next := "s3sync copy"
@@ -122,13 +125,77 @@ func printPlan(g *globals, sums []engine.KindSummary, took time.Duration) {
 	}
 }
 
-func kindList() string {
-	s := ""
-	for i, k := range catalog.AllKinds {
-		if i > 0 {
-			s += ","
-		}
-		s += string(k)
+// planDeltaOptions are the plan flags of the live-migration workflow.
+type planDeltaOptions struct {
+	changed         bool
+	skipRemoteCache bool
+}
+
+// runPlanStage runs the plan the flags ask for: PlanChanged with --changed, else a full,
+// reconciling Plan (a plain merge under --limit or --offset). reader is the database itself;
+// cat may wrap it (a shard filter). Objects whose keys S3 cannot hold are left out by keys
+// (engine.KeyLimit), which adds their count to each kind's NOTE.
+func runPlanStage(ctx context.Context, g *globals, cfg *Config, o planDeltaOptions, reader *catalog.Reader, cat engine.Catalog,
+	db *checkpoint.DB, opts engine.PlanOptions, keys *engine.KeyLimit) ([]engine.KindSummary, error) {
+	sums, err := planStage(ctx, g, cfg, o, reader, cat, db, opts, keys)
+	keys.Annotate(sums)
+	return sums, err
+}
+
+func planStage(ctx context.Context, g *globals, cfg *Config, o planDeltaOptions, reader *catalog.Reader, cat engine.Catalog,
+	db *checkpoint.DB, opts engine.PlanOptions, keys *engine.KeyLimit) ([]engine.KindSummary, error) {
+	opts.SkipRemoteCache = o.skipRemoteCache || cfg.RemoteCache == remoteCacheSkip
+	if v, err := reader.Version(ctx); err != nil {
+		g.log.Warn().Err(err).Msg("Mastodon version not detected")
+	} else {
+		fmt.Fprintln(g.stdout, v.String())
 	}
-	return s
+	if o.changed {
+		if _, wrapped := cat.(*catalog.Reader); !wrapped {
+			return nil, usageErrorf("", "--changed cannot be combined with --shard")
+		}
+		return engine.PlanChanged(ctx, keys.WrapDelta(reader), db, opts)
+	}
+	opts.Full = true
+	return engine.Plan(ctx, keys.Wrap(cat), db, opts)
+}
+
+// printPlanDelta prints what plan's table leaves out: stale objects and the remote cache skipped.
+func printPlanDelta(g *globals, sums []engine.KindSummary, staleBefore int64, db *checkpoint.DB) {
+	var skipped, skippedBytes int64
+	for _, s := range sums {
+		skipped += s.RemoteSkipped
+		skippedBytes += s.RemoteSkippedBytes
+	}
+	if n := staleCount(db) - staleBefore; n > 0 {
+		fmt.Fprintf(g.stdout, "stale: %d object(s) no longer referenced (record deleted or file replaced), never copied; list them with: s3sync report --format csv --status stale\n", n)
+	}
+	if skipped > 0 {
+		fmt.Fprintf(g.stdout, "remote cache skipped: %d object(s), %s known (Mastodon fetches them again from their origin)\n", skipped, engine.FormatBytes(skippedBytes))
+	}
+}
+
+// staleCount returns the Stale objects the checkpoint holds, 0 when its counters cannot be read.
+func staleCount(db *checkpoint.DB) int64 {
+	counts, err := db.Counts()
+	if err != nil {
+		return 0
+	}
+	return counts.Sum(checkpoint.Stale).Objects
+}
+
+// printOverlong explains the NOTE below plan's table: the objects plan left out because S3
+// cannot hold their keys.
+func printOverlong(w io.Writer, f *engine.KeyLimit) {
+	if n := f.Total(); n > 0 {
+		fmt.Fprintf(w, "overlong keys: %d object(s) left out of the checkpoint: their keys are longer than the %d bytes S3 allows, so no bucket holds them (Mastodon's upload failed too); the log names their table and id\n", n, engine.MaxKeyBytes)
+	}
+}
+
+// destinationPrefix is [s3.destination] key_prefix, "" when there is none.
+func destinationPrefix(cfg *Config) string {
+	if cfg.Destination == nil {
+		return ""
+	}
+	return cfg.Destination.KeyPrefix
 }

@@ -7,12 +7,15 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/s3sync/s3sync/catalog"
 	"github.com/s3sync/s3sync/checkpoint"
 	"github.com/s3sync/s3sync/engine"
+	"github.com/s3sync/s3sync/engine/statusserver"
 )
 
 type reportOptions struct {
@@ -67,7 +70,7 @@ func runReport(c *cli.Context, g *globals, o reportOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := checkOutput(o.output, g.protectedFiles(path)); err != nil { // output.go
+	if err := checkOutput(o.output, g.protectedFiles(path)); err != nil {
 		return err
 	}
 	if err := checkCheckpointPath(path); err != nil {
@@ -114,10 +117,10 @@ func runReport(c *cli.Context, g *globals, o reportOptions) error {
 			err = engine.WriteTable(w, counts, kinds, statuses)
 		}
 		if err == nil && (len(statuses) == 0 || slices.Contains(statuses, checkpoint.Missing)) {
-			err = writeRefetchable(w, db, kinds) // report_refetch.go
+			err = writeRefetchable(w, db, kinds)
 		}
 		if err == nil {
-			err = writeSetAside(w, db) // corrupt.go
+			err = writeSetAside(w, db)
 		}
 	}
 	if err != nil {
@@ -172,7 +175,7 @@ func reportWhileLocked(ctx context.Context, g *globals, w io.Writer, path, forma
 		return fmt.Errorf("checkpoint %s is in use by another s3sync process; try again when it has finished", path)
 	}
 	if st.StatusAddr != "" {
-		if addr, err := statusFileAddr(path, st); err != nil { // cmd_status.go: only a holder's, on loopback
+		if addr, err := statusFileAddr(path, st); err != nil { // only a holder's, on loopback
 			g.log.Warn().Msg(err.Error() + "; reporting from the status snapshot")
 		} else {
 			st.StatusAddr = addr
@@ -216,7 +219,7 @@ func reportFromServer(ctx context.Context, g *globals, w io.Writer, st engine.St
 			token = cfg.StatusToken
 		}
 	}
-	client := newStatusClient(st.StatusAddr, token)
+	client := statusserver.NewClient(st.StatusAddr, token)
 	if format != "table" {
 		for _, s := range statuses {
 			if s != checkpoint.Failed && s != checkpoint.Missing {
@@ -224,17 +227,16 @@ func reportFromServer(ctx context.Context, g *globals, w io.Writer, st engine.St
 			}
 		}
 		fmt.Fprintf(g.stderr, "a `s3sync %s` (pid %d) is running; objects as its status server at %s knows them now\n", st.Command, st.PID, st.StatusAddr)
-		each := func(yield func(engine.Row) error) error { return client.failures(ctx, kinds, statuses, yield) }
+		each := func(yield func(engine.Row) error) error { return client.Failures(ctx, kinds, statuses, yield) }
 		if format == "csv" {
-			return true, engine.WriteCSVRows(w, each)
+			return true, statusServerError(st.StatusAddr, engine.WriteCSVRows(w, each))
 		}
-		return true, engine.WriteJSONRows(w, each)
+		return true, statusServerError(st.StatusAddr, engine.WriteJSONRows(w, each))
 	}
-	live, err := client.status(ctx)
+	live, err := client.Status(ctx)
 	if err != nil {
-		var ue *usageError
-		if errors.As(err, &ue) {
-			return true, err
+		if errors.Is(err, statusserver.ErrUnauthorized) {
+			return true, statusServerError(st.StatusAddr, err)
 		}
 		g.log.Warn().Err(err).Msg("the status server does not answer; reporting from the status snapshot")
 		return false, nil
@@ -242,9 +244,9 @@ func reportFromServer(ctx context.Context, g *globals, w io.Writer, st engine.St
 	// The server knows the kinds the copy works on; the snapshot knows the others.
 	counts := st.Counts
 	if counts == nil {
-		counts = map[string]map[checkpoint.Status]checkpoint.Count{}
+		counts = checkpoint.Counts{}
 	}
-	for kind, byStatus := range countsOf(live) {
+	for kind, byStatus := range live.Counts() {
 		counts[kind] = byStatus
 	}
 	fmt.Fprintf(g.stderr, "a `s3sync %s` (pid %d) is running; counts as of %s from its status server at %s\n",
@@ -255,4 +257,146 @@ func reportFromServer(ctx context.Context, g *globals, w io.Writer, st engine.St
 func fileExists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
+}
+
+// writeSetAside prints, below the report table, how many unreadable records `copy
+// --skip-corrupt` set aside and were not planned again since; nothing when there are none.
+func writeSetAside(w io.Writer, db *checkpoint.DB) error {
+	recs, err := db.CorruptRecords()
+	if err != nil || len(recs) == 0 {
+		return err
+	}
+	by := map[checkpoint.Status]int{}
+	for _, r := range recs {
+		by[r.Status]++
+	}
+	var parts []string
+	for _, s := range append(checkpoint.AllStatuses, "") {
+		if by[s] > 0 {
+			name := string(s)
+			if s == "" {
+				name = "of no status"
+			}
+			parts = append(parts, fmt.Sprintf("%d %s", by[s], name))
+		}
+	}
+	_, err = fmt.Fprintf(w, "\n%d unreadable object record(s) set aside by copy --skip-corrupt (%s), not in the counts above; `s3sync plan` plans them again from the database.\n",
+		len(recs), strings.Join(parts, ", "))
+	return err
+}
+
+// runReportMerge is `report --merge a.db b.db …`: the table adds up the counts of every
+// checkpoint; csv and json list the rows of each in turn. The checkpoints must have been
+// planned for the same buckets, and none may be in use.
+func runReportMerge(g *globals, o reportOptions, paths []string, kinds []string, statuses []checkpoint.Status) error {
+	if err := mergeArgs("report", o.merge, paths); err != nil {
+		return err
+	}
+	dbs, err := openSet(paths, true)
+	defer closeAll(dbs)
+	if err != nil {
+		return err
+	}
+
+	w := g.stdout // reportMergeTo points it at the --output file
+	filter := checkpoint.Filter{Kinds: kinds, Statuses: statuses}
+	each := func(yield func(engine.Row) error) error {
+		for _, db := range dbs {
+			if err := engine.EachRow(db, filter)(yield); err != nil {
+				return fmt.Errorf("%s: %w", db.Path(), err)
+			}
+		}
+		return nil
+	}
+	switch o.format {
+	case "csv":
+		err = engine.WriteCSVRows(w, each)
+	case "json":
+		err = engine.WriteJSONRows(w, each)
+	default:
+		all := make([]checkpoint.Counts, 0, len(dbs))
+		for _, db := range dbs {
+			counts, cerr := db.Counts()
+			if cerr != nil {
+				return fmt.Errorf("report: %s: %w", db.Path(), cerr)
+			}
+			all = append(all, counts)
+		}
+		err = engine.WriteTable(w, checkpoint.Merge(all...), kinds, statuses)
+	}
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	return nil
+}
+
+// refetchChunk bounds the record ids per printed command line.
+const refetchChunk = 200
+
+// writeRefetchable lists, after the table report, the missing objects that are cached copies
+// of remote media (Object.Remote): Mastodon can fetch them again from their origin, by the
+// commands catalog.RefetchCommand writes. Media of no status (Object.NoStatus) cannot be
+// refreshed by status: they are counted and listed apart. Kinds without such a command are
+// left out. It then says what holds for every re-fetch: Mastodon stores
+// a re-fetched file under a new name (plan must run again before copy --resume), and it never
+// fetches media of domains blocked with reject_media. Nothing is printed when no such object
+// is missing. Like the rest of the per-object detail, it is not part of `report --merge`.
+func writeRefetchable(w io.Writer, db *checkpoint.DB, kinds []string) error {
+	ids := map[string][]int64{}
+	objs := map[string]int64{}
+	var noStatus []int64 // media records of no status, in id order
+	var noStatusObjs int64
+	err := db.Each(checkpoint.Filter{Kinds: kinds, Statuses: []checkpoint.Status{checkpoint.Missing}}, func(o checkpoint.Object) error {
+		if !o.Remote || catalog.RefetchCommand(catalog.Kind(o.Kind), nil) == "" {
+			return nil
+		}
+		if o.NoStatus && catalog.Kind(o.Kind) == catalog.MediaAttachments {
+			noStatusObjs++
+			if len(noStatus) == 0 || noStatus[len(noStatus)-1] != o.RecordID { // Each goes in record id order
+				noStatus = append(noStatus, o.RecordID)
+			}
+			return nil
+		}
+		objs[o.Kind]++
+		if l := ids[o.Kind]; len(l) == 0 || l[len(l)-1] != o.RecordID {
+			ids[o.Kind] = append(l, o.RecordID)
+		}
+		return nil
+	})
+	if err != nil || (len(objs) == 0 && noStatusObjs == 0) {
+		return err
+	}
+	total := noStatusObjs
+	names := make([]string, 0, len(objs))
+	for k, n := range objs {
+		total += n
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	fmt.Fprintf(w, "\n%d missing object(s) are cached remote media Mastodon can fetch again from their origin:\n", total)
+	for _, k := range names {
+		fmt.Fprintf(w, "  %s: %d object(s) of %d record(s)\n", k, objs[k], len(ids[k]))
+	}
+	if noStatusObjs > 0 {
+		fmt.Fprintf(w, "  media_attachments of no status: %d object(s) of %d record(s), out of reach of tootctl media refresh --status\n",
+			noStatusObjs, len(noStatus))
+	}
+	for _, k := range names {
+		for chunk := range slices.Chunk(ids[k], refetchChunk) {
+			if line := catalog.RefetchCommand(catalog.Kind(k), chunk); line != "" {
+				fmt.Fprintln(w, line)
+			}
+		}
+	}
+	if len(noStatus) > 0 {
+		fmt.Fprintln(w, "Media of no status (an upload never posted, or the media of a deleted or scheduled status), by record id;")
+		fmt.Fprintln(w, "only `tootctl media refresh --account USER@DOMAIN --force` reaches them, with every other file of that account:")
+		for chunk := range slices.Chunk(noStatus, refetchChunk) {
+			fmt.Fprintln(w, "  "+catalog.JoinIDs(chunk, " "))
+		}
+	}
+	fmt.Fprintln(w, "Mastodon stores a file it fetches again under a new file name: afterwards run `s3sync plan`, then `s3sync copy --resume`.")
+	fmt.Fprintln(w, "Mastodon never fetches media from domains blocked with reject_media; their media stays missing. They are:")
+	fmt.Fprintln(w, catalog.RejectMediaQuery)
+	return nil
 }

@@ -46,9 +46,9 @@ func runStatus(c *cli.Context, g *globals, o statusOptions) error {
 	if err != nil {
 		return err
 	}
-	st, err := newStatusClient(addr, token).status(c.Context)
+	st, err := statusserver.NewClient(addr, token).Status(c.Context)
 	if err != nil {
-		return err
+		return statusServerError(addr, err)
 	}
 	if o.json {
 		enc := json.NewEncoder(g.stdout)
@@ -56,6 +56,14 @@ func runStatus(c *cli.Context, g *globals, o statusOptions) error {
 		return enc.Encode(st)
 	}
 	return writeLiveStatus(g.stdout, st, o.failures)
+}
+
+// statusServerError explains what a status server's answer asks of the user.
+func statusServerError(addr string, err error) error {
+	if errors.Is(err, statusserver.ErrUnauthorized) {
+		return usageErrorf("S3SYNC_STATUS_TOKEN=... s3sync status", "the status server at %s wants its token: set [sync] status_token or S3SYNC_STATUS_TOKEN", addr)
+	}
+	return err
 }
 
 // findStatusServer resolves the status server's address and token: --addr, else the running

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/urfave/cli/v2"
 
 	"github.com/s3sync/s3sync/catalog"
@@ -51,6 +53,38 @@ func runUsage(c *cli.Context, g *globals, o usageOptions) error {
 	if err != nil {
 		return err
 	}
+	if !o.noDB && cfg.Database != nil {
+		reader, closeReader, err := openCatalog(c.Context, g, cfg)
+		if err != nil {
+			return err
+		}
+		defer closeReader()
+		for i := range rows {
+			if n, err := reader.Count(c.Context, catalog.Kind(rows[i].Kind)); err == nil {
+				rows[i].Records = n
+			}
+		}
+	}
+	return engine.WriteUsage(g.stdout, rows)
+}
+
+// runUsageMerge is `usage --merge a.db b.db …`: the rows of every checkpoint added up kind by
+// kind, with the database's record counts asked once.
+func runUsageMerge(c *cli.Context, g *globals, o usageOptions, cfg *Config, kinds []string) error {
+	dbs, err := openMerged(cfg, "usage", o.merge, c.Args().Slice(), true)
+	defer closeAll(dbs)
+	if err != nil {
+		return err
+	}
+	parts := make([][]engine.UsageRow, 0, len(dbs))
+	for _, db := range dbs {
+		rows, err := engine.Usage(db, kinds)
+		if err != nil {
+			return fmt.Errorf("usage: %s: %w", db.Path(), err)
+		}
+		parts = append(parts, rows)
+	}
+	rows := engine.MergeUsage(parts...)
 	if !o.noDB && cfg.Database != nil {
 		reader, closeReader, err := openCatalog(c.Context, g, cfg)
 		if err != nil {

@@ -1,18 +1,13 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/s3sync/s3sync/catalog"
 	"github.com/s3sync/s3sync/checkpoint"
 	"github.com/s3sync/s3sync/engine"
-	"github.com/s3sync/s3sync/storage"
 )
 
 type verifyOptions struct {
@@ -94,7 +89,7 @@ func runVerify(c *cli.Context, g *globals, o verifyOptions) error {
 		return err
 	}
 	defer db.Close()
-	src, dst, err := openBuckets(c.Context, cfg, conc)
+	src, dst, err := openBuckets(c.Context, cfg, conc, nil)
 	if err != nil {
 		return err
 	}
@@ -137,62 +132,6 @@ func runVerify(c *cli.Context, g *globals, o verifyOptions) error {
 	return nil
 }
 
-// kindNamesOf parses --only into kind names; "" gives nil (all).
-func kindNamesOf(only string) ([]string, error) {
-	if only == "" {
-		return nil, nil
-	}
-	kinds, err := catalog.ParseKinds(only)
-	if err != nil {
-		return nil, usageErrorf("--only "+kindList(), "--only: %v", err)
-	}
-	names := make([]string, len(kinds))
-	for i, k := range kinds {
-		names[i] = string(k)
-	}
-	return names, nil
-}
-
-// openPlannedCheckpoint opens the configured checkpoint, which plan must have made, and checks
-// that it was planned for the configured buckets.
-func openPlannedCheckpoint(g *globals, cfg *Config, readOnly bool) (*checkpoint.DB, string, error) {
-	if err := cfg.requireS3(); err != nil {
-		return nil, "", err
-	}
-	path := cfg.checkpointPath(g.checkpoint)
-	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-		return nil, "", usageErrorf("s3sync plan", "checkpoint %s does not exist yet", path)
-	}
-	db, err := openCheckpoint(path, readOnly)
-	if err != nil {
-		return nil, "", err
-	}
-	if err := checkLocations(db, cfg, false); err != nil {
-		db.Close()
-		return nil, "", err
-	}
-	return db, path, nil
-}
-
-// openBuckets makes the source and destination clients and checks both buckets.
-func openBuckets(ctx context.Context, cfg *Config, conc int) (src, dst *storage.Client, err error) {
-	srcCfg, dstCfg := *cfg.Source, *cfg.Destination
-	srcCfg.MaxConns = max(srcCfg.MaxConns, conc, storage.DefaultMaxConns)
-	dstCfg.MaxConns = max(dstCfg.MaxConns, conc, storage.DefaultMaxConns)
-	if src, err = storage.New(srcCfg); err != nil {
-		return nil, nil, &configError{"s3.source", "", err.Error()}
-	}
-	if dst, err = storage.New(dstCfg); err != nil {
-		return nil, nil, &configError{"s3.destination", "", err.Error()}
-	}
-	for _, cl := range []*storage.Client{src, dst} {
-		if err := cl.CheckBucket(ctx); err != nil {
-			return nil, nil, err
-		}
-	}
-	return src, dst, nil
-}
-
 // runVerifyPublic is verify --public: done objects fetched as a visitor would.
 func runVerifyPublic(c *cli.Context, g *globals, o verifyOptions, cfg *Config, kinds []string, conc int) error {
 	if !publicACL(cfg.Destination.ACL) {
@@ -207,7 +146,7 @@ func runVerifyPublic(c *cli.Context, g *globals, o verifyOptions, cfg *Config, k
 		return err
 	}
 	defer db.Close()
-	_, dst, err := openBuckets(c.Context, cfg, conc)
+	_, dst, err := openBuckets(c.Context, cfg, conc, nil)
 	if err != nil {
 		return err
 	}
@@ -244,4 +183,118 @@ func runVerifyPublic(c *cli.Context, g *globals, o verifyOptions, cfg *Config, k
 			"for suspended accounts' media that anyone can read, run s3sync fix-acl and check that the provider honours object ACLs", sum.Problems)}
 	}
 	return nil
+}
+
+// runVerifyMerge is `verify --merge a.db b.db …`: each checkpoint verified in turn, a mismatch
+// marked failed in the checkpoint that holds the object. --sample N is spread over the
+// checkpoints in proportion to their done objects.
+func runVerifyMerge(c *cli.Context, g *globals, o verifyOptions, cfg *Config, kinds []string, conc int) error {
+	dbs, err := openMerged(cfg, "verify", o.merge, c.Args().Slice(), false)
+	defer closeAll(dbs)
+	if err != nil {
+		return err
+	}
+	samples := make([]int, len(dbs))
+	if o.sample > 0 {
+		done := make([]int64, len(dbs))
+		for i, db := range dbs {
+			if done[i], err = doneObjects(db, kinds); err != nil {
+				return fmt.Errorf("verify: %s: %w", db.Path(), err)
+			}
+		}
+		samples = spreadSample(o.sample, done)
+	}
+	src, dst, err := openBuckets(c.Context, cfg, conc, nil)
+	if err != nil {
+		return err
+	}
+	var total engine.VerifySummary
+	var withProblems []string
+	shown := 0
+	for i, db := range dbs {
+		if o.sample > 0 && samples[i] == 0 {
+			continue // nothing of the sample falls to this checkpoint
+		}
+		sum, err := engine.Verify(c.Context, db, src, dst, engine.VerifyOptions{
+			Kinds: kinds, Sample: samples[i], Concurrency: conc, Rate: o.rate,
+			OnProblem: func(p engine.VerifyProblem) {
+				if shown < 50 {
+					fmt.Fprintf(g.stdout, "problem: %s: %s\n", p.Key, p.Reason)
+				}
+				shown++
+			},
+		})
+		total.Checked += sum.Checked
+		total.OK += sum.OK
+		total.Problems += sum.Problems
+		if sum.Problems > 0 {
+			withProblems = append(withProblems, db.Path())
+		}
+		fmt.Fprintf(g.stdout, "%s: verified %d object(s): %d right, %d problem(s)\n", db.Path(), sum.Checked, sum.OK, sum.Problems)
+		if err != nil {
+			if c.Context.Err() != nil {
+				return errInterrupted
+			}
+			return fmt.Errorf("verify: %s: %w", db.Path(), err)
+		}
+	}
+	if shown > 50 {
+		fmt.Fprintf(g.stdout, "... and %d more problem(s): s3sync report --merge --status failed %s\n", shown-50, joinArgs(c.Args().Slice()))
+	}
+	fmt.Fprintf(g.stdout, "verified %d object(s): %d right, %d problem(s) in %d checkpoints\n", total.Checked, total.OK, total.Problems, len(dbs))
+	if total.Problems > 0 {
+		for _, path := range withProblems {
+			fmt.Fprintf(g.stdout, "next: s3sync --checkpoint %s retry-failed\n", shellQuote(path))
+		}
+		fmt.Fprintln(g.stdout, "then: s3sync verify --merge "+joinArgs(c.Args().Slice()))
+		return &failedObjectsError{n: total.Problems}
+	}
+	return nil
+}
+
+// doneObjects counts the done objects of kinds (all when empty) in db.
+func doneObjects(db *checkpoint.DB, kinds []string) (int64, error) {
+	counts, err := db.Counts()
+	if err != nil {
+		return 0, err
+	}
+	return counts.Sum(checkpoint.Done, kinds...).Objects, nil
+}
+
+// spreadSample divides a sample of n objects over parts holding weights[i] objects each, in
+// proportion (largest remainder), never more than a part holds.
+func spreadSample(n int, weights []int64) []int {
+	out := make([]int, len(weights))
+	var total int64
+	for _, w := range weights {
+		total += w
+	}
+	if total == 0 {
+		return out
+	}
+	if int64(n) >= total {
+		for i, w := range weights {
+			out[i] = int(w)
+		}
+		return out
+	}
+	given := 0
+	rem := make([]int64, len(weights))
+	for i, w := range weights {
+		q := int64(n) * w
+		out[i] = int(q / total)
+		rem[i] = q % total
+		given += out[i]
+	}
+	for ; given < n; given++ {
+		best := -1
+		for i := range weights {
+			if int64(out[i]) < weights[i] && (best < 0 || rem[i] > rem[best]) {
+				best = i
+			}
+		}
+		out[best]++
+		rem[best] = -1
+	}
+	return out
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/s3sync/s3sync/catalog"
 	"github.com/s3sync/s3sync/engine"
+	"github.com/s3sync/s3sync/engine/statusserver"
 	"github.com/s3sync/s3sync/storage"
 	"github.com/s3sync/s3sync/tunnel"
 )
@@ -52,7 +54,7 @@ type Config struct {
 	StatusAddr  string // [sync] status_addr: the copy's status server, "" = none
 	StatusToken string // [sync] status_token or $S3SYNC_STATUS_TOKEN: required by the status server, "" = none
 	RemoteCache string // [sync] remote_cache: "copy" (default) or "skip" cached remote media in plan
-	ACLPolicy   string // [s3.destination] acl_policy: "fixed" (default, acl for every object) or "mastodon" (see acl_policy.go)
+	ACLPolicy   string // [s3.destination] acl_policy: "fixed" (default, acl for every object) or "mastodon" (private for suspended accounts' media)
 	// MinRate (bytes/s) and MinTime bound each attempt at copying one object ([sync] min_rate,
 	// default 16 KiB/s; min_time, default 60 s): it may take MinTime plus its size at MinRate,
 	// and after MinTime must keep moving bytes at MinRate on average. They are set on Source and
@@ -115,7 +117,7 @@ func ParseConfig(r io.Reader, getenv func(string) string) (*Config, error) {
 		cfg.Database = p.database(s)
 	}
 	if s := p.section("pg.tunnel"); s != nil {
-		cfg.Tunnel = p.tunnel(s) // see tunnel.go
+		cfg.Tunnel = p.tunnel(s)
 	}
 	if s := p.section("celery"); s != nil {
 		p.known(s, "concurrency", "broker", "backend")
@@ -138,7 +140,7 @@ func ParseConfig(r io.Reader, getenv func(string) string) (*Config, error) {
 		cfg.ContentMD5 = p.boolean(s, "content_md5", true)
 		cfg.StatusAddr = p.statusAddr(s)
 		cfg.StatusToken = p.str(s, "status_token")
-		cfg.RemoteCache = p.remoteCache(s) // delta_config.go
+		cfg.RemoteCache = p.remoteCache(s)
 		cfg.MinRate = p.minRate(s)
 		cfg.MinTime = p.minTime(s)
 	}
@@ -496,4 +498,110 @@ func contains(list []string, v string) bool {
 		}
 	}
 	return false
+}
+
+// Values of [sync] remote_cache.
+const (
+	remoteCacheCopy = "copy"
+	remoteCacheSkip = "skip"
+)
+
+// remoteCache parses [sync] remote_cache: copy (default) or skip.
+func (p *parser) remoteCache(s *ini.Section) string {
+	v := strings.ToLower(p.str(s, "remote_cache"))
+	switch v {
+	case "":
+		return remoteCacheCopy
+	case remoteCacheCopy, remoteCacheSkip:
+		return v
+	}
+	p.fail(s.Name(), "remote_cache", "%q is neither copy nor skip", v)
+	return remoteCacheCopy
+}
+
+// statusAddr reads [sync] status_addr: empty, or an address statusserver.ListenAddr accepts.
+func (p *parser) statusAddr(s *ini.Section) string {
+	v := p.str(s, "status_addr")
+	if v == "" {
+		return ""
+	}
+	if _, _, err := statusserver.ListenAddr(v); err != nil {
+		p.fail(s.Name(), "status_addr", "%v (want host:port such as 127.0.0.1:5555, or a port)", err)
+	}
+	return v
+}
+
+// ACL policies of [s3.destination] acl_policy.
+const (
+	aclPolicyFixed    = "fixed"    // the configured acl for every object (default)
+	aclPolicyMastodon = "mastodon" // private for suspended accounts' media, acl for the rest
+)
+
+// aclPolicy reads [s3.destination] acl_policy: fixed (default) or mastodon.
+func (p *parser) aclPolicy(s *ini.Section) string {
+	v := p.str(s, "acl_policy")
+	switch v {
+	case "":
+		return aclPolicyFixed
+	case aclPolicyFixed, aclPolicyMastodon:
+		return v
+	}
+	p.fail(s.Name(), "acl_policy", "%q is not a policy (fixed: acl for every object; mastodon: private for suspended accounts' media, acl for the rest)", v)
+	return aclPolicyFixed
+}
+
+// privateACL is the ACL copy and fix-acl write for objects of suspended accounts instead of
+// [s3.destination] acl: "private" under acl_policy = mastodon, as Mastodon's
+// SuspendAccountService does; "" otherwise. With an empty acl nothing is sent anyway (Mastodon
+// skips ACL calls when S3_PERMISSION is empty).
+func (c *Config) privateACL() string {
+	if c.ACLPolicy == aclPolicyMastodon {
+		return "private"
+	}
+	return ""
+}
+
+// The [pg.tunnel] keys, and the environment variables that may carry its secrets.
+var tunnelKeys = []string{"enabled", "ssh_host", "ssh_port", "ssh_user", "ssh_password", "ssh_key",
+	"ssh_key_passphrase", "known_hosts", "insecure_ignore_host_key", "local_host", "local_port"}
+
+const (
+	envSSHPassword      = "S3SYNC_SSH_PASSWORD"
+	envSSHKeyPassphrase = "S3SYNC_SSH_KEY_PASSPHRASE"
+)
+
+// tunnel parses [pg.tunnel]: nil unless enabled = true. Paths stay as written; openCatalog
+// resolves them.
+func (p *parser) tunnel(s *ini.Section) *tunnel.Config {
+	p.known(s, tunnelKeys...)
+	if !p.boolean(s, "enabled", false) {
+		return nil
+	}
+	c := &tunnel.Config{
+		Host:                  p.str(s, "ssh_host"),
+		Port:                  p.integer(s, "ssh_port", 22, 1, 65535),
+		User:                  p.str(s, "ssh_user"),
+		Password:              p.secret(s, "ssh_password", envSSHPassword),
+		KeyFile:               p.str(s, "ssh_key"),
+		KeyPassphrase:         p.secret(s, "ssh_key_passphrase", envSSHKeyPassphrase),
+		KnownHosts:            p.str(s, "known_hosts"),
+		InsecureIgnoreHostKey: p.boolean(s, "insecure_ignore_host_key", false),
+	}
+	p.required(s, "ssh_host", c.Host)
+	p.required(s, "ssh_user", c.User)
+	host := p.str(s, "local_host")
+	if host != "" && !tunnel.IsLoopback(host) {
+		p.fail(s.Name(), "local_host", "%q is not a loopback address: a forward there would open the database to the network; use 127.0.0.1, or leave local_host and local_port empty (s3sync needs no local port)", host)
+	}
+	if p.str(s, "local_port") != "" {
+		port := p.integer(s, "local_port", 0, 1, 65535)
+		if host == "" {
+			host = "127.0.0.1"
+		}
+		c.LocalAddr = net.JoinHostPort(host, strconv.Itoa(port))
+	}
+	if c.InsecureIgnoreHostKey {
+		p.cfg.Warnings = append(p.cfg.Warnings, "WARNING: [pg.tunnel] insecure_ignore_host_key = true: the SSH server's host key is not verified")
+	}
+	return c
 }

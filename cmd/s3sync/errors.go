@@ -8,6 +8,8 @@ import (
 	"os"
 	"strings"
 	"syscall"
+
+	"github.com/s3sync/s3sync/internal/text"
 )
 
 // Exit codes, as documented in the README.
@@ -76,13 +78,13 @@ func exitCode(err error, stderr io.Writer, ri runInfo) int {
 	var fe *failedObjectsError
 	switch {
 	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "Error: %s\n", oneLine(ue.msg))
+		fmt.Fprintf(stderr, "Error: %s\n", text.OneLine(ue.msg))
 		if ue.hint != "" {
 			fmt.Fprintf(stderr, "Try: %s\n", ue.hint)
 		}
 		return exitUsage
 	case errors.As(err, &ce):
-		fmt.Fprintf(stderr, "Error: config %s\n", oneLine(ce.Error()))
+		fmt.Fprintf(stderr, "Error: config %s\n", text.OneLine(ce.Error()))
 		return exitUsage
 	case errors.As(err, &fe):
 		fmt.Fprintf(stderr, "%s\n", fe.Error())
@@ -91,13 +93,8 @@ func exitCode(err error, stderr io.Writer, ri runInfo) int {
 		fmt.Fprintf(stderr, "%s\n", interruptedAdvice(ri))
 		return signalExitCode(ri.signal)
 	}
-	fmt.Fprintf(stderr, "Error: %s\n", oneLine(err.Error()))
+	fmt.Fprintf(stderr, "Error: %s\n", text.OneLine(err.Error()))
 	return exitError
-}
-
-// oneLine keeps error output to a single line.
-func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
 }
 
 // interruptedAdvice says how a run stopped by a signal ended and the command that continues it:
@@ -186,4 +183,15 @@ func commandLine(args []string) string {
 		out = append(out, shellQuote(a))
 	}
 	return strings.Join(out, " ")
+}
+
+func joinArgs(args []string) string {
+	s := ""
+	for i, a := range args {
+		if i > 0 {
+			s += " "
+		}
+		s += shellQuote(a)
+	}
+	return s
 }

@@ -91,7 +91,8 @@ func TestShardsCoverEveryObjectOnce(t *testing.T) {
 		}
 		var ids []string
 		err = db.Each(checkpoint.Filter{}, func(o checkpoint.Object) error { ids = append(ids, o.ID()); return nil })
-		shard, _ := db.GetMeta(metaShard)
+		id, _ := db.Identity()
+		shard := id.Shard
 		db.Close()
 		if err != nil {
 			t.Fatal(err)

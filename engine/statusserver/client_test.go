@@ -1,4 +1,4 @@
-package main
+package statusserver_test
 
 import (
 	"context"
@@ -16,7 +16,7 @@ import (
 	"github.com/s3sync/s3sync/engine/statusserver"
 )
 
-// The status client `report` uses during a copy reads every failed and missing object, page
+// The client `report` uses during a copy reads every failed and missing object, page
 // after page by cursor, past the first page, and waits out a busy server (503, Retry-After).
 func TestStatusClientPagesFailuresByCursor(t *testing.T) {
 	db, err := checkpoint.Open(filepath.Join(t.TempDir(), "c.db"), checkpoint.Options{})
@@ -55,10 +55,10 @@ func TestStatusClientPagesFailuresByCursor(t *testing.T) {
 	}))
 	defer ts.Close()
 
-	client := newStatusClient(strings.TrimPrefix(ts.URL, "http://"), "")
+	client := statusserver.NewClient(strings.TrimPrefix(ts.URL, "http://"), "")
 	var got []int64
 	start := time.Now()
-	err = client.failures(context.Background(), []string{"preview_cards"}, []checkpoint.Status{checkpoint.Failed, checkpoint.Missing},
+	err = client.Failures(context.Background(), []string{"preview_cards"}, []checkpoint.Status{checkpoint.Failed, checkpoint.Missing},
 		func(r engine.Row) error { got = append(got, r.RecordID); return nil })
 	if err != nil {
 		t.Fatal(err)

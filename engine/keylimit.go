@@ -1,31 +1,29 @@
-package main
+package engine
 
 import (
 	"context"
 	"fmt"
-	"io"
 	"strconv"
 	"sync"
 
 	"github.com/rs/zerolog"
 
 	"github.com/s3sync/s3sync/catalog"
-	"github.com/s3sync/s3sync/engine"
 )
 
-// maxKeyBytes is the longest object key S3 accepts, in bytes of UTF-8 (AWS S3; R2, B2, GCS,
+// MaxKeyBytes is the longest object key S3 accepts, in bytes of UTF-8 (AWS S3; R2, B2, GCS,
 // MinIO and the others follow it). A longer PUT is refused (KeyTooLongError).
-const maxKeyBytes = 1024
+const MaxKeyBytes = 1024
 
-// overlongLogCap is how many overlong objects plan logs one by one; the rest are counted.
-const overlongLogCap = 20
+// OverlongLogCap is how many overlong objects plan logs one by one; the rest are counted.
+const OverlongLogCap = 20
 
-// overlongKeys leaves out of plan the objects whose key at the destination (key_prefix
-// included) is longer than maxKeyBytes: such a key cannot exist in an S3 bucket, so Mastodon's
+// KeyLimit leaves out of plan the objects whose key at the destination (key_prefix
+// included) is longer than MaxKeyBytes: such a key cannot exist in an S3 bucket, so Mastodon's
 // own upload of the file failed, and the copy could only mark the object failed again on every
 // run (exit 3 for ever, retry-failed putting it back in vain). It counts them per kind for
-// plan's table and logs each one, up to overlongLogCap. A filter is used by one plan.
-type overlongKeys struct {
+// plan's table and logs each one, up to OverlongLogCap. A filter is used by one plan.
+type KeyLimit struct {
 	prefix string // [s3.destination] key_prefix, "" = none
 	log    zerolog.Logger
 
@@ -35,16 +33,14 @@ type overlongKeys struct {
 	logged int
 }
 
-func newOverlongKeys(cfg *Config, log zerolog.Logger) *overlongKeys {
-	f := &overlongKeys{log: log, seen: map[string]bool{}, byKind: map[catalog.Kind]int64{}}
-	if cfg.Destination != nil {
-		f.prefix = cfg.Destination.KeyPrefix
-	}
-	return f
+// NewKeyLimit returns the filter of one plan for a destination whose keys start with prefix
+// and "/" ("" = no prefix).
+func NewKeyLimit(prefix string, log zerolog.Logger) *KeyLimit {
+	return &KeyLimit{prefix: prefix, log: log, seen: map[string]bool{}, byKind: map[catalog.Kind]int64{}}
 }
 
 // keyBytes is the length of the destination key of o, key prefix included.
-func (f *overlongKeys) keyBytes(o catalog.Object) int {
+func (f *KeyLimit) keyBytes(o catalog.Object) int {
 	n := len(o.Key())
 	if f.prefix != "" {
 		n += len(f.prefix) + 1
@@ -53,10 +49,10 @@ func (f *overlongKeys) keyBytes(o catalog.Object) int {
 }
 
 // page returns p without its overlong objects, counting and logging them.
-func (f *overlongKeys) page(kind catalog.Kind, p catalog.Page) catalog.Page {
+func (f *KeyLimit) page(kind catalog.Kind, p catalog.Page) catalog.Page {
 	var keep []catalog.Object // nil until the first overlong object: most pages have none
 	for i, o := range p.Objects {
-		if n := f.keyBytes(o); n > maxKeyBytes {
+		if n := f.keyBytes(o); n > MaxKeyBytes {
 			if keep == nil {
 				keep = append(make([]catalog.Object, 0, len(p.Objects)), p.Objects[:i]...)
 			}
@@ -73,7 +69,7 @@ func (f *overlongKeys) page(kind catalog.Kind, p catalog.Page) catalog.Page {
 	return p
 }
 
-func (f *overlongKeys) count(kind catalog.Kind, o catalog.Object, n int) {
+func (f *KeyLimit) count(kind catalog.Kind, o catalog.Object, n int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	id := string(kind) + "/" + strconv.FormatInt(o.RecordID, 10) + "/" + o.Attachment + "/" + o.Style
@@ -82,16 +78,16 @@ func (f *overlongKeys) count(kind catalog.Kind, o catalog.Object, n int) {
 	}
 	f.seen[id] = true
 	f.byKind[kind]++
-	if f.logged < overlongLogCap {
+	if f.logged < OverlongLogCap {
 		f.logged++
 		f.log.Warn().Str("table", kind.Table()).Int64("id", o.RecordID).Str("attachment", o.Attachment).
-			Str("style", o.Style).Int("key_bytes", n).Int("limit", maxKeyBytes).
+			Str("style", o.Style).Int("key_bytes", n).Int("limit", MaxKeyBytes).
 			Msg("not planned: the object's key is longer than S3 allows, so no bucket can hold it")
 	}
 }
 
-// total is the number of overlong objects left out.
-func (f *overlongKeys) total() int64 {
+// Total is the number of overlong objects left out.
+func (f *KeyLimit) Total() int64 {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var n int64
@@ -101,9 +97,9 @@ func (f *overlongKeys) total() int64 {
 	return n
 }
 
-// annotate adds each kind's count to its NOTE in plan's table, and logs how many were not
+// Annotate adds each kind's count to its NOTE in plan's table, and logs how many were not
 // logged one by one.
-func (f *overlongKeys) annotate(sums []engine.KindSummary) {
+func (f *KeyLimit) Annotate(sums []KindSummary) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for i := range sums {
@@ -111,30 +107,23 @@ func (f *overlongKeys) annotate(sums []engine.KindSummary) {
 		if n == 0 {
 			continue
 		}
-		note := fmt.Sprintf("%d key(s) over %d bytes, not planned", n, maxKeyBytes)
+		note := fmt.Sprintf("%d key(s) over %d bytes, not planned", n, MaxKeyBytes)
 		if sums[i].Note != "" {
 			note = sums[i].Note + "; " + note
 		}
 		sums[i].Note = note
 	}
 	if more := int64(len(f.seen) - f.logged); more > 0 {
-		f.log.Warn().Int64("objects", more).Msgf("%d more object(s) with keys over %d bytes not planned (not logged one by one)", more, maxKeyBytes)
+		f.log.Warn().Int64("objects", more).Msgf("%d more object(s) with keys over %d bytes not planned (not logged one by one)", more, MaxKeyBytes)
 	}
 }
 
-// print explains the NOTE below plan's table.
-func (f *overlongKeys) print(w io.Writer) {
-	if n := f.total(); n > 0 {
-		fmt.Fprintf(w, "overlong keys: %d object(s) left out of the checkpoint: their keys are longer than the %d bytes S3 allows, so no bucket holds them (Mastodon's upload failed too); the log names their table and id\n", n, maxKeyBytes)
-	}
-}
-
-// wrap returns cat with the overlong objects of every page left out, keeping the optional
-// interfaces plan looks for (engine.DeltaCatalog, engine.Reconnector).
-func (f *overlongKeys) wrap(cat engine.Catalog) engine.Catalog {
+// Wrap returns cat with the overlong objects of every page left out, keeping the optional
+// interfaces plan looks for (DeltaCatalog, Reconnector).
+func (f *KeyLimit) Wrap(cat Catalog) Catalog {
 	base := overlongCatalog{cat: cat, f: f}
-	dc, delta := cat.(engine.DeltaCatalog)
-	rc, reconnects := cat.(engine.Reconnector)
+	dc, delta := cat.(DeltaCatalog)
+	rc, reconnects := cat.(Reconnector)
 	switch {
 	case delta && reconnects:
 		return overlongDeltaReconnector{overlongDelta{base, dc}, rc}
@@ -146,14 +135,14 @@ func (f *overlongKeys) wrap(cat engine.Catalog) engine.Catalog {
 	return base
 }
 
-// wrapDelta is wrap for plan --changed.
-func (f *overlongKeys) wrapDelta(cat engine.DeltaCatalog) engine.DeltaCatalog {
-	return f.wrap(cat).(engine.DeltaCatalog)
+// WrapDelta is Wrap for plan --changed.
+func (f *KeyLimit) WrapDelta(cat DeltaCatalog) DeltaCatalog {
+	return f.Wrap(cat).(DeltaCatalog)
 }
 
 type overlongCatalog struct {
-	cat engine.Catalog
-	f   *overlongKeys
+	cat Catalog
+	f   *KeyLimit
 }
 
 func (c overlongCatalog) Scan(ctx context.Context, kind catalog.Kind, opts catalog.ScanOptions, fn func(catalog.Page) error) error {
@@ -166,7 +155,7 @@ func (c overlongCatalog) Count(ctx context.Context, kind catalog.Kind) (int64, e
 
 type overlongDelta struct {
 	overlongCatalog
-	dc engine.DeltaCatalog
+	dc DeltaCatalog
 }
 
 func (c overlongDelta) Watermark(ctx context.Context, kind catalog.Kind) (catalog.Watermark, error) {
@@ -179,14 +168,14 @@ func (c overlongDelta) ScanChanged(ctx context.Context, kind catalog.Kind, since
 
 type overlongReconnector struct {
 	overlongCatalog
-	rc engine.Reconnector
+	rc Reconnector
 }
 
 func (c overlongReconnector) Reconnect(ctx context.Context) error { return c.rc.Reconnect(ctx) }
 
 type overlongDeltaReconnector struct {
 	overlongDelta
-	rc engine.Reconnector
+	rc Reconnector
 }
 
 func (c overlongDeltaReconnector) Reconnect(ctx context.Context) error { return c.rc.Reconnect(ctx) }

@@ -1,11 +1,12 @@
 package main
 
 import (
-	"fmt"
 	"strconv"
 
 	"github.com/rs/zerolog"
+	"github.com/urfave/cli/v2"
 
+	"github.com/s3sync/s3sync/catalog"
 	"github.com/s3sync/s3sync/engine"
 	"github.com/s3sync/s3sync/storage"
 )
@@ -15,7 +16,7 @@ import (
 // never lets a request through (--max-rps 1e-300, or 1e300 whose burst overflows), or
 // silently no limit at all (--bwlimit 1e-300 rounds to 0).
 const (
-	// maxConcurrency is the bound of [sync] concurrency (config.go) and of --concurrency.
+	// maxConcurrency is the bound of [sync] concurrency and of --concurrency.
 	maxConcurrency = 10000
 	// minMaxRPS and maxMaxRPS bound --max-rps, requests per second per side (0 = no limit).
 	// Below one request a second a migration of millions of objects takes months; above a
@@ -104,14 +105,56 @@ func (l copyLimits) apply(src, dst *storage.Config, concurrency int, log zerolog
 	return t
 }
 
-// printCopyMode says after the summary whether the copy ran server-side or streamed, and
-// whether throttling shrank the concurrency.
-func printCopyMode(g *globals, mode string, t *engine.Throttle) {
-	fmt.Fprintf(g.stdout, "mode: %s\n", mode)
-	if lowest, cuts := t.Lowest(); cuts > 0 {
-		fmt.Fprintf(g.stdout, "throttled by the provider: concurrency went down to %d (%d time(s)), ended at %d\n", lowest, cuts, t.Limit())
-		st := t.Stats()
-		fmt.Fprintf(g.stdout, "objects in flight: up to %d before throttling, up to %d while throttled (%d object(s) started then)\n",
-			st.PeakBefore, st.PeakThrottled, st.Throttled)
+// shardFlag is --shard of plan, copy and retry-failed.
+func shardFlag(dst *string) cli.Flag {
+	return &cli.StringFlag{Name: "shard", Usage: "work on shard `I/N` only (0 <= I < N): the objects whose ID hashes to I mod N, in their own checkpoint (<checkpoint>-I-of-N.db)", DefaultText: "none", Destination: dst}
+}
+
+// parseShardFlag parses --shard as a usage error.
+func parseShardFlag(s string) (engine.Shard, error) {
+	sh, err := engine.ParseShard(s)
+	if err != nil {
+		return sh, usageErrorf("--shard 0/4", "--shard: %v", err)
 	}
+	return sh, nil
+}
+
+// mergeFlag is --merge of usage and verify (report declares its own).
+func mergeFlag(command string, dst *bool) cli.Flag {
+	return &cli.BoolFlag{Name: "merge", Usage: "combine the checkpoints given as arguments (shards): " + command + " --merge a.db b.db …", Destination: dst}
+}
+
+func changedFlag(o *planDeltaOptions) cli.Flag {
+	return &cli.BoolFlag{Name: "changed", Usage: "read only records added or given a new file since the last plan (fast; deleted records are found by a full plan)", Destination: &o.changed}
+}
+
+func skipRemoteCacheFlag(o *planDeltaOptions) cli.Flag {
+	return &cli.BoolFlag{Name: "skip-remote-cache", Usage: "leave cached remote media (the cache/ tree) out; Mastodon can fetch it again from its origin ([sync] remote_cache = skip)", Destination: &o.skipRemoteCache}
+}
+
+// kindNamesOf parses --only into kind names; "" gives nil (all).
+func kindNamesOf(only string) ([]string, error) {
+	if only == "" {
+		return nil, nil
+	}
+	kinds, err := catalog.ParseKinds(only)
+	if err != nil {
+		return nil, usageErrorf("--only "+kindList(), "--only: %v", err)
+	}
+	names := make([]string, len(kinds))
+	for i, k := range kinds {
+		names[i] = string(k)
+	}
+	return names, nil
+}
+
+func kindList() string {
+	s := ""
+	for i, k := range catalog.AllKinds {
+		if i > 0 {
+			s += ","
+		}
+		s += string(k)
+	}
+	return s
 }
