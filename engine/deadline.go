@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/s3sync/s3sync/checkpoint"
+	"github.com/s3sync/s3sync/internal/human"
 	"github.com/s3sync/s3sync/storage"
 )
 
@@ -136,17 +137,17 @@ type attemptTimeout struct {
 }
 
 func (e *attemptTimeout) Error() string {
-	rate := FormatBytes(int64(e.rate)) + "/s"
+	rate := human.Bytes(int64(e.rate)) + "/s"
 	el := e.elapsed.Round(100 * time.Millisecond)
 	switch {
 	case e.size < 0:
 		return fmt.Sprintf("timed out: the source had not answered after %s ([sync] min_time %s)", el, e.minTime)
 	case !e.streamed:
 		return fmt.Sprintf("timed out: the server-side copy of %s was not done after %s (allowed: %s plus the size at %s; [sync] min_time, min_rate)",
-			FormatBytes(e.size), el, e.minTime, rate)
+			human.Bytes(e.size), el, e.minTime, rate)
 	}
 	return fmt.Sprintf("timed out: %s of %s copied in %s, slower than the minimum of %s on average after the first %s ([sync] min_rate, min_time)",
-		FormatBytes(e.moved), FormatBytes(e.size), el, rate, e.minTime)
+		human.Bytes(e.moved), human.Bytes(e.size), el, rate, e.minTime)
 }
 
 // watchAttempt returns a context for one attempt, cancelled with an *attemptTimeout when w

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -230,39 +228,3 @@ func (l *limitedReader) Read(p []byte) (int, error) {
 }
 
 func (l *limitedReader) Close() error { return l.r.Close() }
-
-// ParseBytes reads a byte rate or size such as 50M, 1.5G, 800k or 1048576: a decimal number
-// with an optional suffix k, M, G (powers of 1024; "B" and "iB" may follow).
-func ParseBytes(s string) (int64, error) {
-	f, err := ParseBytesFloat(s)
-	if err != nil || !(f > 0) || f > math.MaxInt64 {
-		return 0, fmt.Errorf("%q is not a positive size such as 50M, 800k or 1G", s)
-	}
-	return int64(f), nil
-}
-
-// ParseBytesFloat is ParseBytes without its checks: the number of bytes s names, which may be
-// zero, negative, huge, infinite or NaN; callers bound it.
-func ParseBytesFloat(s string) (float64, error) {
-	t := strings.TrimSpace(s)
-	t = strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(t, "/s"), "B"), "i")
-	mult := 1.0
-	if t != "" {
-		switch t[len(t)-1] {
-		case 'k', 'K':
-			mult = 1 << 10
-		case 'm', 'M':
-			mult = 1 << 20
-		case 'g', 'G':
-			mult = 1 << 30
-		}
-		if mult > 1 {
-			t = t[:len(t)-1]
-		}
-	}
-	f, err := strconv.ParseFloat(strings.TrimSpace(t), 64)
-	if err != nil {
-		return 0, fmt.Errorf("%q is not a size such as 50M, 800k or 1G", s)
-	}
-	return f * mult, nil
-}

@@ -82,19 +82,6 @@ func TestThrottleAcquire(t *testing.T) {
 	nilThrottle.ObserveRequest("x", storage.OutcomeThrottled, 0)
 }
 
-func TestParseBytes(t *testing.T) {
-	for in, want := range map[string]int64{"50M": 50 << 20, "800k": 800 << 10, "1G": 1 << 30, "1048576": 1 << 20, "1.5M": 3 << 19, "10MiB": 10 << 20, "2MB/s": 2 << 20} {
-		if got, err := ParseBytes(in); err != nil || got != want {
-			t.Errorf("ParseBytes(%q) = %d, %v; want %d", in, got, err, want)
-		}
-	}
-	for _, bad := range []string{"", "fast", "-5M", "0", "M"} {
-		if _, err := ParseBytes(bad); err == nil {
-			t.Errorf("ParseBytes(%q) accepted", bad)
-		}
-	}
-}
-
 type bytesSource []byte
 
 func (b bytesSource) Get(context.Context, string) (io.ReadCloser, storage.ObjectInfo, error) {

@@ -42,7 +42,7 @@ type PlanOptions struct {
 	// one in a row up to MaxPlanBackoff; 0 = DefaultPlanBackoff.
 	ReconnectBackoff time.Duration
 
-	// Full makes a reconciling plan (see delta.go): objects of the kinds read whose record or
+	// Full makes a reconciling plan: objects of the kinds read whose record or
 	// attachment is gone become Stale, and each kind's Watermark is saved for PlanChanged.
 	// Ignored when Limit or Offset is set. Default false: plan only merges.
 	Full bool
@@ -104,7 +104,7 @@ func Plan(ctx context.Context, cat Catalog, db *checkpoint.DB, opts PlanOptions)
 		if opts.OnStart != nil {
 			opts.OnStart(kind, planned(ctx, cat, kind, opts))
 		}
-		err := planKindFull(ctx, cat, db, kind, opts, &sum) // delta.go: planKind, reconciling when opts.Full
+		err := planKindFull(ctx, cat, db, kind, opts, &sum) // reconciling when opts.Full
 		if errors.Is(err, catalog.ErrNoTable) {
 			sum.Err, sum.Note = err, "table not found, skipped"
 			opts.Log.Warn().Str("kind", string(kind)).Err(err).Msg("kind skipped")
@@ -139,12 +139,12 @@ func planKind(ctx context.Context, cat Catalog, db *checkpoint.DB, kind catalog.
 		logged   = time.Now()
 	)
 	commit := func(p catalog.Page) error {
-		objs := planObjects(p, opts, sum) // delta.go: the remote cache policy
+		objs := planObjects(p, opts, sum) // the remote cache policy
 		added, known, err := db.Merge(objs)
 		if err != nil {
 			return fmt.Errorf("checkpoint: %w", err)
 		}
-		if err := reconcilePage(db, kind, p, lastID, resume, opts, sum); err != nil { // delta.go
+		if err := reconcilePage(db, kind, p, lastID, resume, opts, sum); err != nil {
 			return err
 		}
 		lastID, resume, failures = p.LastID, true, 0

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/s3sync/s3sync/checkpoint"
+	"github.com/s3sync/s3sync/internal/human"
 )
 
 // progress logs the monitor's state and refreshes the status file; it lives in the writer
@@ -52,31 +53,9 @@ func (p *progress) report(final bool) {
 	p.opts.Log.Info().
 		Str("objects", fmt.Sprintf("%d/%d", n, run.Total.Objects)).
 		Int64("done", run.Done.Objects).Int64("failed", run.Failed.Objects).Int64("missing", run.Missing.Objects).
-		Str("bytes", FormatBytes(run.Done.Bytes)).
-		Str("rate", fmt.Sprintf("%.1f obj/s, %s/s", snap.ObjectsPerSec, FormatBytes(int64(snap.BytesPerSec)))).
-		Str("eta", FormatETA(snap.ETASeconds)).
+		Str("bytes", human.Bytes(run.Done.Bytes)).
+		Str("rate", fmt.Sprintf("%.1f obj/s, %s/s", snap.ObjectsPerSec, human.Bytes(int64(snap.BytesPerSec)))).
+		Str("eta", human.ETA(snap.ETASeconds)).
 		Int64("inflight", snap.InFlight).
 		Msg("copying")
-}
-
-// FormatETA prints an ETA in seconds as "1h2m3s"; a negative one is "unknown".
-func FormatETA(secs float64) string {
-	if secs < 0 {
-		return "unknown"
-	}
-	return (time.Duration(secs * float64(time.Second))).Round(time.Second).String()
-}
-
-// FormatBytes prints n in binary units: 0 B, 1.5 KiB, 3.2 GiB.
-func FormatBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

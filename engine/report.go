@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/s3sync/s3sync/checkpoint"
+	"github.com/s3sync/s3sync/internal/human"
 )
 
 // CSVHeader is the first line of `report --format csv`.
@@ -103,7 +104,7 @@ func WriteTable(w io.Writer, counts checkpoint.Counts, kinds []string, statuses 
 }
 
 func formatCount(c checkpoint.Count) string {
-	return fmt.Sprintf("%d (%s)", c.Objects, FormatBytes(c.Bytes))
+	return fmt.Sprintf("%d (%s)", c.Objects, human.Bytes(c.Bytes))
 }
 
 // WriteCSV writes one line per object matching f, streaming from the checkpoint.

@@ -18,6 +18,7 @@ import (
 	"github.com/s3sync/s3sync/checkpoint"
 	"github.com/s3sync/s3sync/engine"
 	"github.com/s3sync/s3sync/engine/statusserver"
+	"github.com/s3sync/s3sync/internal/human"
 	"github.com/s3sync/s3sync/storage"
 )
 
@@ -284,7 +285,7 @@ func printCopySummary(g *globals, s engine.CopySummary) {
 		rate = float64(s.Done) / secs
 	}
 	fmt.Fprintf(g.stdout, "copied %d object(s), %s in %s (%.1f obj/s); missing %d, failed %d, retries %d, still pending %d\n",
-		s.Done, engine.FormatBytes(s.Bytes), s.Elapsed.Round(time.Millisecond), rate, s.Missing, s.Failed, s.Retries, s.Left)
+		s.Done, human.Bytes(s.Bytes), s.Elapsed.Round(time.Millisecond), rate, s.Missing, s.Failed, s.Retries, s.Left)
 }
 
 // dryRun lists the pending objects a copy would take, without S3 or checkpoint writes.
@@ -307,7 +308,7 @@ func dryRun(g *globals, db *checkpoint.DB, kinds []string, limit int64) error {
 			}
 			size := "?"
 			if o.Size > 0 {
-				size = engine.FormatBytes(o.Size)
+				size = human.Bytes(o.Size)
 			}
 			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", o.Kind, o.RecordID, o.Attachment, o.Style, o.DestKey(), size)
 			n++
@@ -316,7 +317,7 @@ func dryRun(g *globals, db *checkpoint.DB, kinds []string, limit int64) error {
 		}
 	}
 	tw.Flush()
-	fmt.Fprintf(g.stdout, "dry run: would copy %d object(s), at least %s (sizes the database knows)\n", n, engine.FormatBytes(bytes))
+	fmt.Fprintf(g.stdout, "dry run: would copy %d object(s), at least %s (sizes the database knows)\n", n, human.Bytes(bytes))
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/s3sync/s3sync/engine"
+	"github.com/s3sync/s3sync/internal/human"
 )
 
 type orphansOptions struct {
@@ -78,7 +79,7 @@ func runOrphans(c *cli.Context, g *globals, o orphansOptions) error {
 		}
 	}
 	fmt.Fprintf(summary, "listed %d key(s), %s; orphans %d, %s (of which outside Mastodon's layout %d, %s)\n",
-		tot.Listed, engine.FormatBytes(tot.ListedBytes), tot.Orphans, engine.FormatBytes(tot.OrphanBytes),
-		tot.Foreign, engine.FormatBytes(tot.ForeignBytes))
+		tot.Listed, human.Bytes(tot.ListedBytes), tot.Orphans, human.Bytes(tot.OrphanBytes),
+		tot.Foreign, human.Bytes(tot.ForeignBytes))
 	return nil
 }

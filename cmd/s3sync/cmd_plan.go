@@ -12,6 +12,7 @@ import (
 	"github.com/s3sync/s3sync/catalog"
 	"github.com/s3sync/s3sync/checkpoint"
 	"github.com/s3sync/s3sync/engine"
+	"github.com/s3sync/s3sync/internal/human"
 )
 
 type planOptions struct {
@@ -171,7 +172,7 @@ func printPlanDelta(g *globals, sums []engine.KindSummary, staleBefore int64, db
 		fmt.Fprintf(g.stdout, "stale: %d object(s) no longer referenced (record deleted or file replaced), never copied; list them with: s3sync report --format csv --status stale\n", n)
 	}
 	if skipped > 0 {
-		fmt.Fprintf(g.stdout, "remote cache skipped: %d object(s), %s known (Mastodon fetches them again from their origin)\n", skipped, engine.FormatBytes(skippedBytes))
+		fmt.Fprintf(g.stdout, "remote cache skipped: %d object(s), %s known (Mastodon fetches them again from their origin)\n", skipped, human.Bytes(skippedBytes))
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/s3sync/s3sync/engine"
 	"github.com/s3sync/s3sync/engine/statusserver"
+	"github.com/s3sync/s3sync/internal/human"
 )
 
 type statusOptions struct {
@@ -159,17 +160,17 @@ func writeLiveStatus(w io.Writer, st statusserver.Status, failures int) error {
 		pct = 100 * float64(r.Processed()) / float64(r.Total.Objects)
 	}
 	fmt.Fprintf(w, "s3sync %s (pid %d): %s, %s elapsed, as of %s\n", st.Command, st.PID, st.Phase,
-		engine.FormatETA(st.ElapsedSeconds), st.UpdatedAt.Local().Format(time.TimeOnly))
+		human.ETA(st.ElapsedSeconds), st.UpdatedAt.Local().Format(time.TimeOnly))
 	if st.Error != "" {
 		fmt.Fprintf(w, "error: %s\n", st.Error)
 	}
-	eta := engine.FormatETA(st.ETASeconds)
+	eta := human.ETA(st.ETASeconds)
 	if !st.Running() {
 		eta = "-"
 	}
 	fmt.Fprintf(w, "%d/%d objects (%.1f%%), %s written; %.1f obj/s, %s/s; ETA %s; in flight %d; retries %d\n\n",
-		r.Processed(), r.Total.Objects, pct, engine.FormatBytes(r.Done.Bytes), st.ObjectsPerSec,
-		engine.FormatBytes(int64(st.BytesPerSec)), eta, st.InFlight, st.Retries)
+		r.Processed(), r.Total.Objects, pct, human.Bytes(r.Done.Bytes), st.ObjectsPerSec,
+		human.Bytes(int64(st.BytesPerSec)), eta, st.InFlight, st.Retries)
 
 	// Numbers align right; kind names are padded so they read left-aligned (as in report).
 	width := len("total")
@@ -180,7 +181,7 @@ func writeLiveStatus(w io.Writer, st statusserver.Status, failures int) error {
 	fmt.Fprintf(tw, "%-*s\tPROGRESS\tDONE\tFAILED\tMISSING\tLEFT\tWRITTEN\t\n", width, "KIND")
 	row := func(name string, p engine.Progress) {
 		fmt.Fprintf(tw, "%-*s\t%d/%d\t%d\t%d\t%d\t%d\t%s\t\n", width, name, p.Processed(), p.Total.Objects,
-			p.Done.Objects, p.Failed.Objects, p.Missing.Objects, p.Left(), engine.FormatBytes(p.Done.Bytes))
+			p.Done.Objects, p.Failed.Objects, p.Missing.Objects, p.Left(), human.Bytes(p.Done.Bytes))
 	}
 	for _, k := range st.Kinds {
 		row(k.Kind, k.Run)

@@ -15,8 +15,8 @@ import (
 	"gopkg.in/ini.v1"
 
 	"github.com/s3sync/s3sync/catalog"
-	"github.com/s3sync/s3sync/engine"
 	"github.com/s3sync/s3sync/engine/statusserver"
+	"github.com/s3sync/s3sync/internal/human"
 	"github.com/s3sync/s3sync/storage"
 	"github.com/s3sync/s3sync/tunnel"
 )
@@ -444,7 +444,7 @@ func (p *parser) minRate(s *ini.Section) int64 {
 	if v == "" {
 		return storage.DefaultMinRate
 	}
-	n, err := engine.ParseBytes(v)
+	n, err := human.ParseBytes(v)
 	if err != nil || n < minMinRate || n > maxMinRate {
 		p.fail(s.Name(), "min_rate", "%q is not a rate from 1K to 1G per second, such as 16K (the default), 64KiB/s or 1M", v)
 		return storage.DefaultMinRate

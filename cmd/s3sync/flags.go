@@ -8,6 +8,7 @@ import (
 
 	"github.com/s3sync/s3sync/catalog"
 	"github.com/s3sync/s3sync/engine"
+	"github.com/s3sync/s3sync/internal/human"
 	"github.com/s3sync/s3sync/storage"
 )
 
@@ -87,7 +88,7 @@ func checkRequestRate(flag string, v float64) error {
 func parseBandwidth(s string) (int64, error) {
 	bad := usageErrorf("--bwlimit 50M",
 		"--bwlimit %q is not a rate from 1k to 1024G bytes per second (e.g. 50M or 800k; k, M, G are powers of 1024; no flag: no limit)", s)
-	v, err := engine.ParseBytesFloat(s)
+	v, err := human.ParseBytesFloat(s)
 	if err != nil || !(v >= minBWLimit && v <= maxBWLimit) {
 		return 0, bad
 	}

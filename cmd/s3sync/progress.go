@@ -12,6 +12,7 @@ import (
 
 	"github.com/s3sync/s3sync/catalog"
 	"github.com/s3sync/s3sync/engine"
+	"github.com/s3sync/s3sync/internal/human"
 )
 
 // barRefresh is how often bars are redrawn and the copy bars read the monitor.
@@ -132,7 +133,7 @@ func (b *copyBars) addBar(name string, width int, total int64) *mpb.Bar {
 			}, decor.WCSyncWidth),
 			decor.Any(func(decor.Statistics) string {
 				p, _ := progress()
-				return "  " + engine.FormatBytes(p.Done.Bytes)
+				return "  " + human.Bytes(p.Done.Bytes)
 			}, decor.WCSyncWidthR),
 		),
 		mpb.AppendDecorators(
@@ -156,7 +157,7 @@ func (b *copyBars) addBar(name string, width int, total int64) *mpb.Bar {
 // kinds one after the other, so only one of them moves at a time).
 func barRate(name string, p engine.Progress, s engine.Snapshot) string {
 	if name == "total" {
-		return fmt.Sprintf("%.1f obj/s %s/s", s.ObjectsPerSec, engine.FormatBytes(int64(s.BytesPerSec)))
+		return fmt.Sprintf("%.1f obj/s %s/s", s.ObjectsPerSec, human.Bytes(int64(s.BytesPerSec)))
 	}
 	pct := 100.0
 	if p.Total.Objects > 0 {
@@ -184,7 +185,7 @@ func barETA(name string, p engine.Progress, s engine.Snapshot) string {
 	if s.ObjectsPerSec <= 0 {
 		return "ETA ?"
 	}
-	return "ETA " + engine.FormatETA(float64(left)/s.ObjectsPerSec)
+	return "ETA " + human.ETA(float64(left)/s.ObjectsPerSec)
 }
 
 // stop draws the final state and removes the bars' hold on the log.

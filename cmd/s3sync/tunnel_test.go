@@ -387,67 +387,6 @@ func regexpAllNew(out string) bool {
 	return false
 }
 
-// [pg.tunnel] parsing: every key, secrets from the environment, the local forward, and
-// nothing at all when disabled.
-func TestParseTunnelConfig(t *testing.T) {
-	text := goodConfig + `
-[pg.tunnel]
-enabled = true
-ssh_host = bastion.example
-ssh_port = 2200
-ssh_user = deploy
-ssh_password = FILEPW
-ssh_key = id_ed25519
-ssh_key_passphrase = FILEPHRASE
-known_hosts = /etc/ssh/ssh_known_hosts
-local_port = 6543
-`
-	cfg, err := ParseConfig(strings.NewReader(text), noEnv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := cfg.Tunnel
-	if c == nil || c.Host != "bastion.example" || c.Port != 2200 || c.User != "deploy" || c.Password != "FILEPW" ||
-		c.KeyFile != "id_ed25519" || c.KeyPassphrase != "FILEPHRASE" || c.KnownHosts != "/etc/ssh/ssh_known_hosts" ||
-		c.LocalAddr != "127.0.0.1:6543" || c.InsecureIgnoreHostKey || len(cfg.Warnings) != 0 {
-		t.Fatalf("tunnel %#v warnings %q", c, cfg.Warnings)
-	}
-	if s := fmt.Sprintf("%#v", *c); strings.Contains(s, "FILEPW") || strings.Contains(s, "FILEPHRASE") {
-		t.Errorf("%%#v prints a secret: %s", s)
-	}
-	env := map[string]string{envSSHPassword: "ENVPW", envSSHKeyPassphrase: "ENVPHRASE"}
-	cfg, err = ParseConfig(strings.NewReader(text+"local_host = ::1\ninsecure_ignore_host_key = yes\n"), func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c := cfg.Tunnel; c.Password != "ENVPW" || c.KeyPassphrase != "ENVPHRASE" || c.LocalAddr != "[::1]:6543" || !c.InsecureIgnoreHostKey {
-		t.Errorf("tunnel %#v", c)
-	}
-	if len(cfg.Warnings) != 1 || !strings.Contains(cfg.Warnings[0], "insecure_ignore_host_key") {
-		t.Errorf("warnings %q", cfg.Warnings)
-	}
-
-	// Disabled: the rest is not read, not even a bad port.
-	cfg, err = ParseConfig(strings.NewReader(goodConfig+"[pg.tunnel]\nenabled = false\nssh_port = x\nlocal_host = 0.0.0.0\n"), noEnv)
-	if err != nil || cfg.Tunnel != nil {
-		t.Errorf("disabled tunnel: %#v %v", cfg, err)
-	}
-
-	for _, bad := range []struct{ lines, want string }{
-		{"ssh_user = u\n", "[pg.tunnel] ssh_host: is missing"},
-		{"ssh_host = h\n", "[pg.tunnel] ssh_user: is missing"},
-		{"ssh_host = h\nssh_user = u\nssh_port = 0\n", "[pg.tunnel] ssh_port"},
-		{"ssh_host = h\nssh_user = u\nlocal_host = 10.0.0.5\nlocal_port = 5432\n", "[pg.tunnel] local_host: \"10.0.0.5\" is not a loopback address"},
-		{"ssh_host = h\nssh_user = u\nlocal_port = 99999\n", "[pg.tunnel] local_port"},
-		{"ssh_host = h\nssh_user = u\ninsecure_ignore_host_key = sure\n", "[pg.tunnel] insecure_ignore_host_key"},
-	} {
-		_, err := ParseConfig(strings.NewReader(goodConfig+"[pg.tunnel]\nenabled = true\n"+bad.lines), noEnv)
-		if err == nil || !strings.Contains(err.Error(), bad.want) {
-			t.Errorf("%q: error %v, want %q", bad.lines, err, bad.want)
-		}
-	}
-}
-
 // ssh_key: as given (relative to the working directory), else inside private/.
 func TestFindKeyFile(t *testing.T) {
 	dir := t.TempDir()
