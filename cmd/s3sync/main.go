@@ -101,6 +101,7 @@ func run(ctx context.Context, args []string, e env) int {
 			return g.setupLog(c.String("log-format"), c.String("log-level"), c.String("log-file"))
 		},
 		Commands: []*cli.Command{
+			newInitCommand(g),
 			newPlanCommand(g),
 			newCopyCommand(g),
 			newRetryFailedCommand(g),

@@ -1,0 +1,750 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/s3sync/s3sync/catalog"
+	"github.com/s3sync/s3sync/catalog/pgtest"
+)
+
+// The secrets of testdata/env.production: no output of init may show them.
+const (
+	testdataAWSSecret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY"
+	testdataDBPass    = "c0rrect#horse$battery"
+)
+
+// runInitCLI runs s3sync in-process with the given environment.
+func runInitCLI(t *testing.T, environ map[string]string, args ...string) result {
+	t.Helper()
+	var out, errb bytes.Buffer
+	getenv := func(k string) string { return environ[k] }
+	code := run(context.Background(), append([]string{"s3sync"}, args...), env{stdout: &out, stderr: &errb, getenv: getenv})
+	return result{code, out.String(), errb.String()}
+}
+
+// assertNoSecrets fails when r's output shows any of secrets.
+func assertNoSecrets(t *testing.T, r result, secrets ...string) {
+	t.Helper()
+	for _, s := range secrets {
+		if s != "" && (strings.Contains(r.stdout, s) || strings.Contains(r.stderr, s)) {
+			t.Errorf("output shows the secret %q:\n%s", s, r)
+		}
+	}
+}
+
+// parseWritten parses the config init wrote, with the given environment.
+func parseWritten(t *testing.T, path string, getenv func(string) string) *Config {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := ParseConfig(bytes.NewReader(data), getenv)
+	if err != nil {
+		t.Fatalf("the written config does not parse: %v\n%s", err, data)
+	}
+	return cfg
+}
+
+func TestMastodonEnvParse(t *testing.T) {
+	text := "# comment\n" +
+		"\n" +
+		"PLAIN=value\n" +
+		"  INDENTED = spaced value   \n" +
+		"export EXPORTED=yes\n" +
+		"SINGLE='a #b $PLAIN \\n'\n" +
+		"DOUBLE=\"a #b $PLAIN \\\"q\\\" \\$x\"\n" +
+		"INLINE=abc # a comment\n" +
+		"NOSPACE=abc#def\n" +
+		"BRACED=${PLAIN}-x\n" +
+		"EMPTY=\n" +
+		"YAML: style\n" +
+		"TWICE=1\n" +
+		"TWICE=2\n" +
+		"MULTI=\"line1\nline2\"\n" +
+		"UNCLOSED='abc\n" +
+		"ESCAPED=a\\\\b\n" +
+		"MISSING=$NOPE/x\n" +
+		"CMD=$(cat /etc/secret)\n" +
+		"not a line\n" +
+		"CRLF=windows\r\n" +
+		"dotted.key=ok\n"
+	d, err := parseDotenv(strings.NewReader(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"PLAIN": "value", "INDENTED": "spaced value", "EXPORTED": "yes",
+		"SINGLE": `a #b $PLAIN \n`, "DOUBLE": `a #b value "q" $x`, "INLINE": "abc", "NOSPACE": "abc",
+		"BRACED": "value-x", "EMPTY": "", "YAML": "style", "TWICE": "2", "MULTI": "line1\nline2",
+		"UNCLOSED": "'abc", "ESCAPED": `a\b`, "MISSING": "/x", "CMD": "$(cat /etc/secret)",
+		"CRLF": "windows", "dotted.key": "ok",
+	}
+	for k, v := range want {
+		got, ok := d.lookup(k)
+		if !ok || got != v {
+			t.Errorf("%s = %q (set %v), want %q", k, got, ok, v)
+		}
+	}
+	if len(d.vars) != len(want) {
+		t.Errorf("%d variables, want %d: %q", len(d.vars), len(want), d.vars)
+	}
+	if !d.commands["CMD"] || d.commands["PLAIN"] {
+		t.Errorf("commands %v", d.commands)
+	}
+	if got := d.unset["MISSING"]; len(got) != 1 || got[0] != "NOPE" {
+		t.Errorf("unset %v", d.unset)
+	}
+	if len(d.badLines) != 1 || d.badLines[0] != 21 {
+		t.Errorf("bad lines %v, want [21]", d.badLines)
+	}
+}
+
+// mapSource is an environment file holding vars.
+func mapSource(vars map[string]string) envSource {
+	return fileSource("test.env", &dotenv{vars: vars, commands: map[string]bool{}, unset: map[string][]string{}})
+}
+
+// base is a working Mastodon S3 configuration plus overrides; a value "-" removes the key.
+func mastodonVarsWith(over map[string]string) map[string]string {
+	vars := map[string]string{"S3_ENABLED": "true", "S3_BUCKET": "media", "AWS_ACCESS_KEY_ID": "AK", "AWS_SECRET_ACCESS_KEY": "SK"}
+	for k, v := range over {
+		if v == "-" {
+			delete(vars, k)
+		} else {
+			vars[k] = v
+		}
+	}
+	return vars
+}
+
+// The S3 variables as Mastodon's config/initializers/paperclip.rb reads them.
+func TestMastodonEnvS3Mapping(t *testing.T) {
+	for _, tc := range []struct {
+		name                     string
+		vars                     map[string]string
+		endpoint, region, prefix string
+		pathStyle                bool
+		acl, publicURL, mediaURL string
+		single                   bool
+		warning                  string // a warning containing this, "" = none
+	}{
+		{name: "AWS defaults", vars: nil, region: "us-east-1", acl: "public-read",
+			mediaURL: "https://s3-us-east-1.amazonaws.com/media"},
+		{name: "AWS region and hostname", vars: map[string]string{"S3_REGION": "eu-central-1", "S3_HOSTNAME": "s3.eu-central-1.amazonaws.com"},
+			region: "eu-central-1", acl: "public-read", mediaURL: "https://s3.eu-central-1.amazonaws.com/media"},
+		{name: "AWS hostname of another region", vars: map[string]string{"S3_REGION": "eu-central-1", "S3_HOSTNAME": "s3-eu-west-1.amazonaws.com"},
+			region: "eu-central-1", acl: "public-read", mediaURL: "https://s3-eu-west-1.amazonaws.com/media",
+			warning: "names region eu-west-1, S3_REGION is eu-central-1"},
+		{name: "endpoint: path style", vars: map[string]string{"S3_ENDPOINT": "https://s3.wasabisys.com/", "S3_HOSTNAME": "s3.wasabisys.com"},
+			endpoint: "https://s3.wasabisys.com", region: "us-east-1", pathStyle: true, acl: "public-read",
+			mediaURL: "https://s3.wasabisys.com/media"},
+		{name: "endpoint with S3_OVERRIDE_PATH_STYLE", vars: map[string]string{"S3_ENDPOINT": "https://nyc3.digitaloceanspaces.com", "S3_OVERRIDE_PATH_STYLE": "true", "S3_REGION": "nyc3"},
+			endpoint: "https://nyc3.digitaloceanspaces.com", region: "nyc3", acl: "public-read",
+			mediaURL: "https://s3-nyc3.amazonaws.com/media"},
+		{name: "endpoint and a hostname of another host", vars: map[string]string{"S3_ENDPOINT": "http://minio:9000", "S3_HOSTNAME": "media.example.org", "S3_PROTOCOL": "http"},
+			endpoint: "http://minio:9000", region: "us-east-1", pathStyle: true, acl: "public-read",
+			mediaURL: "http://media.example.org/media", warning: "name different hosts"},
+		{name: "endpoint and hostname with bucket and port", vars: map[string]string{"S3_ENDPOINT": "https://minio.example.org:9000", "S3_HOSTNAME": "media.minio.example.org:9000"},
+			endpoint: "https://minio.example.org:9000", region: "us-east-1", pathStyle: true, acl: "public-read",
+			mediaURL: "https://media.minio.example.org:9000/media"},
+		{name: "endpoint without scheme", vars: map[string]string{"S3_ENDPOINT": "s3.example.org"},
+			endpoint: "https://s3.example.org", region: "us-east-1", pathStyle: true, acl: "public-read",
+			mediaURL: "https://s3-us-east-1.amazonaws.com/media", warning: "has no scheme"},
+		{name: "hostname without endpoint", vars: map[string]string{"S3_HOSTNAME": "s3.example.org"},
+			region: "us-east-1", acl: "public-read", mediaURL: "https://s3.example.org/media",
+			warning: "not an AWS host, but S3_ENDPOINT is unset"},
+		{name: "key prefix", vars: map[string]string{"S3_KEY_PREFIX": "/mastodon/"}, region: "us-east-1", prefix: "mastodon", acl: "public-read",
+			mediaURL: "https://s3-us-east-1.amazonaws.com/media"},
+		{name: "permission empty: no ACL", vars: map[string]string{"S3_PERMISSION": ""}, region: "us-east-1", acl: "",
+			mediaURL: "https://s3-us-east-1.amazonaws.com/media"},
+		{name: "permission private", vars: map[string]string{"S3_PERMISSION": "private"}, region: "us-east-1", acl: "private",
+			mediaURL: "https://s3-us-east-1.amazonaws.com/media"},
+		{name: "alias host", vars: map[string]string{"S3_ALIAS_HOST": "files.example.org", "S3_FORCE_SINGLE_REQUEST": "true"}, region: "us-east-1", acl: "public-read",
+			publicURL: "https://files.example.org", mediaURL: "https://files.example.org", single: true},
+		{name: "cloudfront host", vars: map[string]string{"S3_CLOUDFRONT_HOST": "d1.cloudfront.net/m/", "S3_PROTOCOL": "http"}, region: "us-east-1", acl: "public-read",
+			publicURL: "http://d1.cloudfront.net/m", mediaURL: "http://d1.cloudfront.net/m"},
+		{name: "signature v2", vars: map[string]string{"S3_SIGNATURE_VERSION": "s3"}, region: "us-east-1", acl: "public-read",
+			mediaURL: "https://s3-us-east-1.amazonaws.com/media", warning: "signs with version 4 only"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, warnings, err := mastodonS3(mapSource(mastodonVarsWith(tc.vars)), true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := b.S3
+			if s.Endpoint != tc.endpoint || s.Region != tc.region || s.PathStyle != tc.pathStyle || s.KeyPrefix != tc.prefix ||
+				s.Bucket != "media" || s.AccessKey != "AK" || s.SecretKey != "SK" {
+				t.Errorf("storage config %+v", s)
+			}
+			if b.ACL != tc.acl || b.PublicURL != tc.publicURL || b.MediaURL != tc.mediaURL || b.SingleRequest != tc.single {
+				t.Errorf("acl %q public %q media %q single %v", b.ACL, b.PublicURL, b.MediaURL, b.SingleRequest)
+			}
+			joined := strings.Join(warnings, "\n")
+			if (tc.warning == "") != (joined == "") || !strings.Contains(joined, tc.warning) {
+				t.Errorf("warnings %q, want one with %q", warnings, tc.warning)
+			}
+		})
+	}
+}
+
+func TestMastodonEnvS3Errors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		vars map[string]string
+		want string
+	}{
+		{"S3 disabled", map[string]string{"S3_ENABLED": "false"}, `S3_ENABLED is "false", not true: Mastodon stores media on local disk; s3sync copies between buckets`},
+		{"S3 not enabled", map[string]string{"S3_ENABLED": "-"}, "S3_ENABLED is not set: Mastodon stores media on local disk"},
+		{"S3 enabled in capitals", map[string]string{"S3_ENABLED": "TRUE"}, `S3_ENABLED is "TRUE", not true`},
+		{"Swift", map[string]string{"S3_ENABLED": "-", "SWIFT_ENABLED": "true"}, "OpenStack Swift"},
+		{"endpoint without bucket", map[string]string{"S3_BUCKET": "-", "S3_ENDPOINT": "https://s3.example.org"}, "S3_ENDPOINT is set but S3_BUCKET is not"},
+		{"hostname without bucket", map[string]string{"S3_BUCKET": "", "S3_HOSTNAME": "s3.example.org"}, "S3_HOSTNAME is set but S3_BUCKET is not"},
+		{"no bucket", map[string]string{"S3_BUCKET": "-"}, "S3_BUCKET is missing"},
+		{"no access key", map[string]string{"AWS_ACCESS_KEY_ID": "-"}, "AWS_ACCESS_KEY_ID is missing"},
+		{"no secret key", map[string]string{"AWS_SECRET_ACCESS_KEY": ""}, "AWS_SECRET_ACCESS_KEY is missing"},
+		{"endpoint with password", map[string]string{"S3_ENDPOINT": "https://u:hunter2@s3.example.org"}, "must not contain a user name or password"},
+		{"endpoint not http", map[string]string{"S3_ENDPOINT": "ftp://s3.example.org"}, "is not an http(s) URL"},
+		{"bad permission", map[string]string{"S3_PERMISSION": "public"}, `S3_PERMISSION "public" is not a canned ACL`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := mastodonS3(mapSource(mastodonVarsWith(tc.vars)), true)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "test.env: ") {
+				t.Fatalf("error %v, want one with %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("error shows the password: %v", err)
+			}
+			if exitCode(err, &bytes.Buffer{}, runInfo{}) != exitUsage {
+				t.Errorf("not a usage error: %v", err)
+			}
+		})
+	}
+	// A file of the new provider's values may leave S3_ENABLED, the bucket and the keys out.
+	if _, _, err := mastodonS3(mapSource(map[string]string{"S3_ENDPOINT": "https://s3.new.example"}), false); err != nil {
+		t.Errorf("--to-env without S3_ENABLED: %v", err)
+	}
+	if _, _, err := mastodonS3(mapSource(map[string]string{"S3_ENABLED": "false"}), false); err == nil {
+		t.Errorf("--to-env with S3_ENABLED=false: no error")
+	}
+}
+
+// The database variables as config/database.yml (production) and Rails's DATABASE_URL read them.
+func TestMastodonEnvDatabase(t *testing.T) {
+	def := catalog.DBConfig{Host: "localhost", Port: 5432, User: "mastodon", Database: "mastodon_production", SSLMode: "prefer"}
+	for _, tc := range []struct {
+		name    string
+		vars    map[string]string
+		want    catalog.DBConfig
+		warning string
+	}{
+		{"defaults", nil, def, ""},
+		{"wizard", map[string]string{"DB_HOST": "/var/run/postgresql", "DB_PORT": "5432", "DB_USER": "mastodon", "DB_NAME": "mastodon_production", "DB_PASS": ""},
+			catalog.DBConfig{Host: "/var/run/postgresql", Port: 5432, User: "mastodon", Database: "mastodon_production", SSLMode: "prefer"}, ""},
+		{"docker", map[string]string{"DB_HOST": "db", "DB_USER": "postgres", "DB_NAME": "postgres", "DB_PASS": "pw", "DB_SSLMODE": "disable"},
+			catalog.DBConfig{Host: "db", Port: 5432, User: "postgres", Password: "pw", Database: "postgres", SSLMode: "disable"}, ""},
+		{"DATABASE_URL", map[string]string{"DATABASE_URL": "postgresql://u:p%40ss@pg.example:6432/mdn?sslmode=require"},
+			catalog.DBConfig{Host: "pg.example", Port: 6432, User: "u", Password: "p@ss", Database: "mdn", SSLMode: "require"}, ""},
+		{"DATABASE_URL over DB_*", map[string]string{"DATABASE_URL": "postgres://u@pg.example/mdn", "DB_HOST": "other", "DB_PASS": "frompass", "DB_PORT": "5433"},
+			catalog.DBConfig{Host: "pg.example", Port: 5433, User: "u", Password: "frompass", Database: "mdn", SSLMode: "prefer"},
+			"DATABASE_URL names host pg.example, DB_HOST is other: DATABASE_URL wins"},
+		{"DATABASE_URL with socket", map[string]string{"DATABASE_URL": "postgres:///mastodon_production?host=/var/run/postgresql&pool=5"},
+			catalog.DBConfig{Host: "/var/run/postgresql", Port: 5432, User: "mastodon", Database: "mastodon_production", SSLMode: "prefer"},
+			"parameter(s) pool ignored"},
+		{"passwords differ", map[string]string{"DATABASE_URL": "postgres://u:one@h/d", "DB_PASS": "two"},
+			catalog.DBConfig{Host: "h", Port: 5432, User: "u", Password: "one", Database: "d", SSLMode: "prefer"},
+			"DATABASE_URL and DB_PASS give different passwords"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db, warnings, err := mastodonDatabase(mapSource(tc.vars))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprintf("%+v", db) != fmt.Sprintf("%+v", tc.want) {
+				t.Errorf("got %+v\nwant %+v", db, tc.want)
+			}
+			joined := strings.Join(warnings, "\n")
+			if (tc.warning == "") != (joined == "") || !strings.Contains(joined, tc.warning) {
+				t.Errorf("warnings %q, want one with %q", warnings, tc.warning)
+			}
+			for _, secret := range []string{"one", "two"} {
+				if tc.name == "passwords differ" && strings.Contains(joined, secret) {
+					t.Errorf("warning shows a password: %s", joined)
+				}
+			}
+		})
+	}
+	for _, tc := range []struct{ name, url, want string }{
+		{"scheme", "mysql://u:hunter2@h/d", `the scheme is "mysql"`},
+		{"port", "postgres://u:hunter2@h:99999/d", "port"},
+		{"garbage", "postgres://u:hunter2@h:x/d", "invalid port"},
+		{"opaque", "postgres:u:hunter2@h", "no // after the scheme"},
+	} {
+		t.Run("bad "+tc.name, func(t *testing.T) {
+			_, _, err := mastodonDatabase(mapSource(map[string]string{"DATABASE_URL": tc.url}))
+			if err == nil || !strings.Contains(err.Error(), "DATABASE_URL is not a postgres://") || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want one with %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("error shows the password: %v", err)
+			}
+		})
+	}
+	if _, _, err := mastodonDatabase(mapSource(map[string]string{"DB_PORT": "postgres"})); err == nil || !strings.Contains(err.Error(), `DB_PORT "postgres" is not a port`) {
+		t.Errorf("DB_PORT: %v", err)
+	}
+	if _, _, err := mastodonDatabase(mapSource(map[string]string{"DB_SSLMODE": "no-verify"})); err == nil || !strings.Contains(err.Error(), `sslmode "no-verify"`) {
+		t.Errorf("DB_SSLMODE: %v", err)
+	}
+}
+
+// init --from-env testdata/env.production: the source and database as Mastodon has them, the
+// destination to fill in, mode 0600 in a new 0700 directory, and no secret on the screen.
+func TestInitFromEnvFile(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "private")
+	out := filepath.Join(dir, "config.ini")
+	r := runInitCLI(t, nil, "init", "--from-env", "testdata/env.production", "--output", out)
+	if r.code != exitOK {
+		t.Fatalf("init: %s", r)
+	}
+	assertNoSecrets(t, r, testdataAWSSecret, testdataDBPass)
+	for _, want := range []string{"wrote " + out + " (mode 0600) from testdata/env.production",
+		"[s3.source]       bucket example-social-media at https://fsn1.your-objectstorage.com (region fsn1, path style)",
+		"[pg.database]     mastodon_production as mastodon at /var/run/postgresql port 5432",
+		"[s3.destination]  to fill in", "Unix socket directory",
+		"next: fill in [s3.destination] in " + out + ", then run s3sync --config " + out + " check"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if strings.TrimSpace(r.stderr) != "" {
+		t.Errorf("warnings for a clean file:\n%s", r.stderr)
+	}
+	for path, want := range map[string]os.FileMode{out: 0o600, dir: 0o700} {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != want {
+			t.Errorf("%s: mode %v, want %v", path, fi.Mode().Perm(), want)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("%d files in %s, want the config only", len(entries), dir)
+	}
+
+	// The destination is a section of empty keys: every command stops there, naming the key.
+	data, _ := os.ReadFile(out)
+	if _, err := ParseConfig(bytes.NewReader(data), noEnv); err == nil || !strings.Contains(err.Error(), "[s3.destination] access_key: is missing or empty") {
+		t.Errorf("the written config with its destination to fill in: %v", err)
+	}
+	// Filled in, it parses, with everything Mastodon's file said.
+	filled := strings.Replace(string(data), "[s3.destination]\naccess_key =\nsecret_key =\n", "[s3.destination]\naccess_key = NEWAK\nsecret_key = NEWSK\n", 1)
+	filled = strings.Replace(filled, "bucket =\n", "bucket = new-media\n", 1)
+	cfg, err := ParseConfig(strings.NewReader(filled), noEnv)
+	if err != nil {
+		t.Fatalf("filled in: %v\n%s", err, filled)
+	}
+	src, db, dst := cfg.Source, cfg.Database, cfg.Destination
+	if src.AccessKey != "AKIAHETZNEREXAMPLE7Q" || src.SecretKey != testdataAWSSecret || src.Endpoint != "https://fsn1.your-objectstorage.com" ||
+		src.Bucket != "example-social-media" || src.Region != "fsn1" || !src.PathStyle || src.KeyPrefix != "" {
+		t.Errorf("source %+v", src)
+	}
+	if db.Host != "/var/run/postgresql" || db.Port != 5432 || db.User != "mastodon" || db.Password != testdataDBPass ||
+		db.Database != "mastodon_production" || db.SSLMode != "prefer" {
+		t.Errorf("database %+v", db)
+	}
+	if dst.ACL != "public-read" || dst.PublicURL != "" || dst.Region != "us-east-1" || cfg.ACLPolicy != aclPolicyFixed {
+		t.Errorf("destination %+v", dst)
+	}
+	for _, want := range []string{"S3_ALIAS_HOST serves https://files.example.social from the old bucket today",
+		"S3_FORCE_SINGLE_REQUEST=true: nothing to set", "from testdata/env.production"} {
+		if !strings.Contains(string(data), want) {
+			t.Errorf("config lacks %q:\n%s", want, data)
+		}
+	}
+	if len(cfg.Warnings) != 0 {
+		t.Errorf("config warnings: %q", cfg.Warnings)
+	}
+}
+
+// An existing file is replaced only with --force (exit 2 and a hint otherwise), atomically:
+// no temporary file is left, and the mode is 0600 even over a file that had another.
+func TestInitRefusesOverwrite(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "config.ini")
+	if err := os.WriteFile(out, []byte("; mine\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := runInitCLI(t, nil, "init", "--from-env", "testdata/env.production", "--output", out)
+	if r.code != exitUsage || !strings.Contains(r.stderr, "Error: "+out+" exists; init does not overwrite it") ||
+		!strings.Contains(r.stderr, "Try: add --force to replace it, or pass --output ANOTHER_FILE") {
+		t.Fatalf("init over an existing file: %s", r)
+	}
+	if data, _ := os.ReadFile(out); string(data) != "; mine\n" {
+		t.Errorf("the file changed: %q", data)
+	}
+	r = runInitCLI(t, nil, "init", "--from-env", "testdata/env.production", "--output", out, "--force")
+	if r.code != exitOK {
+		t.Fatalf("init --force: %s", r)
+	}
+	if fi, _ := os.Stat(out); fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v after --force", fi.Mode().Perm())
+	}
+	if data, _ := os.ReadFile(out); !strings.Contains(string(data), "bucket = example-social-media") {
+		t.Errorf("not replaced:\n%s", data)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("%d files left in %s", len(entries), dir)
+	}
+	// The default output is --config's file.
+	r = runInitCLI(t, nil, "--config", out, "init", "--from-env", "testdata/env.production")
+	if r.code != exitUsage || !strings.Contains(r.stderr, out+" exists") {
+		t.Errorf("init with --config of an existing file: %s", r)
+	}
+	// Never Mastodon's own file, not even with --force.
+	envCopy := filepath.Join(dir, ".env.production")
+	data, _ := os.ReadFile("testdata/env.production")
+	if err := os.WriteFile(envCopy, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r = runInitCLI(t, nil, "init", "--from-env", envCopy, "--output", envCopy, "--force")
+	if r.code != exitUsage || !strings.Contains(r.stderr, "is the --from-env file") {
+		t.Errorf("init --output of the env file: %s", r)
+	}
+}
+
+// --secrets env: no secret in the file, the variables to export printed without their values,
+// and the file parses once they are set.
+func TestInitSecretsEnv(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "config.ini")
+	r := runInitCLI(t, nil, "init", "--from-env", "testdata/env.production", "--output", out, "--secrets", "env",
+		"--dest-bucket", "new-media", "--dest-endpoint", "https://s3.new.example", "--dest-access-key", "NEWAK")
+	if r.code != exitOK {
+		t.Fatalf("init --secrets env: %s", r)
+	}
+	assertNoSecrets(t, r, testdataAWSSecret, testdataDBPass)
+	data, _ := os.ReadFile(out)
+	for _, secret := range []string{testdataAWSSecret, testdataDBPass} {
+		if strings.Contains(string(data), secret) {
+			t.Errorf("the file holds %q:\n%s", secret, data)
+		}
+	}
+	for _, want := range []string{"export S3SYNC_SOURCE_SECRET_KEY=…", "export S3SYNC_DESTINATION_SECRET_KEY=…", "export S3SYNC_PG_PASSWORD=…"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if !regexp.MustCompile(`(?m)^secret_key =$`).Match(data) || !regexp.MustCompile(`(?m)^password =$`).Match(data) {
+		t.Errorf("secret lines not empty:\n%s", data)
+	}
+	environ := map[string]string{"S3SYNC_SOURCE_SECRET_KEY": "S", "S3SYNC_DESTINATION_SECRET_KEY": "D", "S3SYNC_PG_PASSWORD": "P"}
+	cfg := parseWritten(t, out, func(k string) string { return environ[k] })
+	if cfg.Source.SecretKey != "S" || cfg.Destination.SecretKey != "D" || cfg.Database.Password != "P" {
+		t.Errorf("secrets from the environment: %q %q %q", cfg.Source.SecretKey, cfg.Destination.SecretKey, cfg.Database.Password)
+	}
+	if d := cfg.Destination; d.Endpoint != "https://s3.new.example" || !d.PathStyle || d.Bucket != "new-media" || d.AccessKey != "NEWAK" {
+		t.Errorf("destination %+v", d)
+	}
+}
+
+// Without --from-env, the variables come from the environment (docker compose).
+func TestInitFromProcessEnvironment(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "config.ini")
+	environ := map[string]string{"S3_ENABLED": "true", "S3_BUCKET": "media", "S3_ENDPOINT": "http://minio:9000",
+		"AWS_ACCESS_KEY_ID": "AK", "AWS_SECRET_ACCESS_KEY": "ENVSECRET", "DB_HOST": "db", "DB_USER": "postgres",
+		"DB_NAME": "postgres", "DB_PASS": "ENVPASS", "S3_KEY_PREFIX": "social"}
+	r := runInitCLI(t, environ, "init", "--output", out)
+	if r.code != exitOK {
+		t.Fatalf("init from the environment: %s", r)
+	}
+	assertNoSecrets(t, r, "ENVSECRET", "ENVPASS")
+	if !strings.Contains(r.stdout, "from the environment") || !strings.Contains(r.stdout, "docker compose service name") {
+		t.Errorf("stdout:\n%s", r.stdout)
+	}
+	data, _ := os.ReadFile(out)
+	for _, want := range []string{"endpoint_url = http://minio:9000", "key_prefix = social", "host = db", "user = postgres", "password = ENVPASS"} {
+		if !strings.Contains(string(data), want+"\n") {
+			t.Errorf("config lacks %q:\n%s", want, data)
+		}
+	}
+	// Nothing set: the hint names --from-env.
+	r = runInitCLI(t, nil, "init", "--output", filepath.Join(t.TempDir(), "c.ini"))
+	if r.code != exitUsage || !strings.Contains(r.stderr, "Error: the environment: S3_ENABLED is not set: Mastodon stores media on local disk; s3sync copies between buckets") ||
+		!strings.Contains(r.stderr, "Try: s3sync init --from-env /home/mastodon/live/.env.production") {
+		t.Errorf("init with an empty environment: %s", r)
+	}
+}
+
+// --to-env and the --dest-* flags fill the destination; the flags win; what the new file
+// leaves out (key prefix, permission) stays as Mastodon has it.
+func TestInitDestination(t *testing.T) {
+	dir := t.TempDir()
+	toEnv := filepath.Join(dir, "new.env")
+	if err := os.WriteFile(toEnv, []byte("S3_BUCKET=new-media\nS3_ENDPOINT=https://r2.example\nS3_REGION=auto\nS3_PERMISSION=\n"+
+		"AWS_ACCESS_KEY_ID=R2AK\nAWS_SECRET_ACCESS_KEY=R2SECRET\nS3_ALIAS_HOST=media.example.social\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(dir, "old.env")
+	if err := os.WriteFile(src, []byte("S3_ENABLED=true\nS3_BUCKET=old\nS3_KEY_PREFIX=inst1\nS3_PERMISSION=private\nAWS_ACCESS_KEY_ID=AK\nAWS_SECRET_ACCESS_KEY=OLDSECRET\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "config.ini")
+	r := runInitCLI(t, nil, "init", "--from-env", src, "--to-env", toEnv, "--output", out)
+	if r.code != exitOK {
+		t.Fatalf("init --to-env: %s", r)
+	}
+	assertNoSecrets(t, r, "R2SECRET", "OLDSECRET")
+	cfg := parseWritten(t, out, noEnv)
+	d := cfg.Destination
+	if d.Bucket != "new-media" || d.Endpoint != "https://r2.example" || d.Region != "auto" || !d.PathStyle || d.ACL != "" ||
+		d.AccessKey != "R2AK" || d.SecretKey != "R2SECRET" || d.PublicURL != "https://media.example.social" || d.KeyPrefix != "inst1" {
+		t.Errorf("destination from --to-env: %+v", d)
+	}
+	if !strings.Contains(r.stdout, "from --to-env "+toEnv) || !strings.Contains(r.stdout, "next: s3sync --config "+out+" check") {
+		t.Errorf("stdout:\n%s", r.stdout)
+	}
+
+	r = runInitCLI(t, nil, "init", "--from-env", src, "--to-env", toEnv, "--output", out, "--force",
+		"--dest-bucket", "other", "--dest-acl", "public-read", "--dest-path-style=false", "--dest-key-prefix", "", "--dest-public-url", "https://cdn.example/")
+	if r.code != exitOK {
+		t.Fatalf("init --to-env with flags: %s", r)
+	}
+	d = parseWritten(t, out, noEnv).Destination
+	if d.Bucket != "other" || d.ACL != "public-read" || d.PathStyle || d.KeyPrefix != "" || d.PublicURL != "https://cdn.example" || d.Endpoint != "https://r2.example" {
+		t.Errorf("destination from --to-env and flags: %+v", d)
+	}
+
+	// Flags alone: AWS in a region; the source's permission.
+	r = runInitCLI(t, nil, "init", "--from-env", src, "--output", out, "--force",
+		"--dest-bucket", "aws-media", "--dest-region", "eu-west-1", "--dest-access-key", "AK2", "--dest-secret-key", "FLAGSECRET")
+	if r.code != exitOK {
+		t.Fatalf("init --dest-*: %s", r)
+	}
+	assertNoSecrets(t, r, "FLAGSECRET", "OLDSECRET")
+	d = parseWritten(t, out, noEnv).Destination
+	if d.Bucket != "aws-media" || d.Endpoint != "" || d.Region != "eu-west-1" || d.PathStyle || d.ACL != "private" || d.KeyPrefix != "inst1" || d.SecretKey != "FLAGSECRET" {
+		t.Errorf("destination from flags: %+v", d)
+	}
+
+	// Incomplete or the source itself: exit 2, nothing written.
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--dest-bucket", "x"}, "the destination has no access key: pass --dest-access-key"},
+		{[]string{"--dest-access-key", "x", "--dest-secret-key", "y"}, "the destination has no bucket"},
+		{[]string{"--dest-bucket", "x", "--dest-access-key", "y"}, "the destination has no secret key"},
+		{[]string{"--dest-bucket", "old", "--dest-access-key", "y", "--dest-secret-key", "z"}, "source and destination are the same bucket"},
+		{[]string{"--dest-bucket", "x", "--dest-access-key", "y", "--dest-secret-key", "z", "--dest-public-url", "files.example"}, "public_url"},
+		{[]string{"--dest-bucket", "x", "--dest-access-key", "y", "--dest-secret-key", "z", "--dest-acl", "publik"}, "not a canned ACL"},
+	} {
+		fresh := filepath.Join(t.TempDir(), "config.ini")
+		r := runInitCLI(t, nil, append([]string{"init", "--from-env", src, "--output", fresh}, tc.args...)...)
+		if r.code != exitUsage || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("init %q: want exit 2 with %q, got %s", tc.args, tc.want, r)
+		}
+		if _, err := os.Stat(fresh); err == nil {
+			t.Errorf("init %q wrote %s", tc.args, fresh)
+		}
+		assertNoSecrets(t, r, "OLDSECRET")
+	}
+}
+
+// Mistakes in Mastodon's file are usage errors naming the variable, and never show a secret.
+func TestInitErrors(t *testing.T) {
+	const secret, pass = "TOPSECRETKEY", "pa55word"
+	good := "S3_ENABLED=true\nS3_BUCKET=media\nAWS_ACCESS_KEY_ID=AK\nAWS_SECRET_ACCESS_KEY=" + secret + "\nDB_PASS=" + pass + "\n"
+	for _, tc := range []struct {
+		name, file, want string
+	}{
+		{"local disk", strings.Replace(good, "S3_ENABLED=true", "S3_ENABLED=false", 1), `S3_ENABLED is "false", not true: Mastodon stores media on local disk; s3sync copies between buckets`},
+		{"endpoint without bucket", strings.Replace(good, "S3_BUCKET=media", "S3_ENDPOINT=https://s3.example", 1), "S3_ENDPOINT is set but S3_BUCKET is not"},
+		{"no keys", strings.Replace(good, "AWS_ACCESS_KEY_ID=AK", "", 1), "AWS_ACCESS_KEY_ID is missing"},
+		{"bad DATABASE_URL", good + "DATABASE_URL=postgres://u:" + pass + "@db:notaport/m\n", "DATABASE_URL is not a postgres://user:password@host:port/database URL"},
+		{"command", good + "S3_REGION=$(curl -s http://169.254.169.254/region)\n", "S3_REGION runs a command ($(…)); s3sync does not run commands"},
+		{"bad sslmode", good + "DB_SSLMODE=on\n", `sslmode "on"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			envFile := filepath.Join(dir, ".env.production")
+			if err := os.WriteFile(envFile, []byte(tc.file), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			out := filepath.Join(dir, "config.ini")
+			r := runInitCLI(t, nil, "init", "--from-env", envFile, "--output", out)
+			if r.code != exitUsage || !strings.Contains(r.stderr, "Error: "+envFile+": "+tc.want) {
+				t.Errorf("want exit 2 with %q, got %s", tc.want, r)
+			}
+			assertNoSecrets(t, r, secret, pass)
+			if _, err := os.Stat(out); err == nil {
+				t.Errorf("a config was written")
+			}
+		})
+	}
+	// Unknown keys are ignored; lines that are not KEY=value and references to unset variables
+	// are warned about, without their content.
+	dir := t.TempDir()
+	envFile := filepath.Join(dir, "env")
+	if err := os.WriteFile(envFile, []byte(good+"WHATEVER=1\nthis line has "+secret+"\nS3_KEY_PREFIX=$PREFIX\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := runInitCLI(t, nil, "init", "--from-env", envFile, "--output", filepath.Join(dir, "config.ini"))
+	if r.code != exitOK || !strings.Contains(r.stderr, "line(s) 7 are not KEY=value") || !strings.Contains(r.stderr, "S3_KEY_PREFIX refers to $PREFIX") ||
+		strings.Contains(r.stderr, "WHATEVER") {
+		t.Errorf("init with unknown keys: %s", r)
+	}
+	assertNoSecrets(t, r, secret, pass)
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"init", "--from-env", filepath.Join(dir, "nope")}, "no such file"},
+		{[]string{"init", "--from-env", dir}, "is a directory"},
+		{[]string{"init", "--secrets", "vault"}, `--secrets "vault" is neither value nor env`},
+		{[]string{"init", ".env.production"}, "init takes no arguments"},
+	} {
+		r := runInitCLI(t, nil, tc.args...)
+		if r.code != exitUsage || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("%q: want exit 2 with %q, got %s", tc.args, tc.want, r)
+		}
+	}
+}
+
+// A secret that the INI file cannot hold as it is: init says so instead of writing another value.
+func TestInitValueINICannotHold(t *testing.T) {
+	for _, v := range []string{"a ;b", "#x", "`q` and \"d\"", "a\"b #c"} {
+		if got := iniValue(v); got == v {
+			t.Errorf("iniValue(%q) not quoted", v)
+		}
+	}
+	dir := t.TempDir()
+	envFile := filepath.Join(dir, "env")
+	tricky := "S3_ENABLED=true\nS3_BUCKET=media\nAWS_ACCESS_KEY_ID=AK\nAWS_SECRET_ACCESS_KEY=\"  spaced  \"\nDB_PASS='semi ;colon #hash `tick`'\n"
+	if err := os.WriteFile(envFile, []byte(tricky), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := runInitCLI(t, nil, "init", "--from-env", envFile, "--output", filepath.Join(dir, "config.ini"))
+	if r.code != exitUsage || !strings.Contains(r.stderr, "[s3.source] secret_key (AWS_SECRET_ACCESS_KEY) cannot be written to an INI file") ||
+		!strings.Contains(r.stderr, "Try: s3sync init --secrets env") {
+		t.Errorf("secret with spaces at its ends: %s", r)
+	}
+	assertNoSecrets(t, r, "spaced", "colon")
+	// With --secrets env it is not written at all; the password with ; # and ` survives quoting.
+	tricky = strings.Replace(tricky, `"  spaced  "`, "plain", 1)
+	if err := os.WriteFile(envFile, []byte(tricky), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "config2.ini")
+	if r := runInitCLI(t, nil, "init", "--from-env", envFile, "--output", out); r.code != exitOK {
+		t.Fatalf("init: %s", r)
+	}
+	data, _ := os.ReadFile(out)
+	filled := strings.Replace(string(data), "[s3.destination]\naccess_key =\nsecret_key =\n", "[s3.destination]\naccess_key = A\nsecret_key = B\n", 1)
+	filled = strings.Replace(filled, "bucket =\n", "bucket = new\n", 1)
+	cfg, err := ParseConfig(strings.NewReader(filled), noEnv)
+	if err != nil || cfg.Database.Password != "semi ;colon #hash `tick`" {
+		t.Errorf("password read back: %v %q\n%s", err, cfg.Database.Password, filled)
+	}
+}
+
+func TestInitHelp(t *testing.T) {
+	r := runInitCLI(t, nil, "init", "--help")
+	for _, want := range []string{"s3sync init [--from-env FILE]", "Example:", "s3sync init --from-env /home/mastodon/live/.env.production", "--to-env", "--dest-bucket", "--secrets"} {
+		if r.code != exitOK || !strings.Contains(r.stdout, want) {
+			t.Errorf("init --help lacks %q: %s", want, r)
+		}
+	}
+}
+
+// The issue's "done when": init from a Mastodon .env.production (testdata/env.production with
+// its bucket and database pointed at the test services) and the new provider's values gives a
+// config that `s3sync check` accepts against the real S3 server and PostgreSQL; so do the
+// --dest-* flags with --secrets env.
+func TestInitThenCheck(t *testing.T) {
+	s := newSandbox(t, pgtest.ModernSchema)
+	manyObjects(s, 2)
+	setReadPolicy(t, s.s3, s.dst, "*") // visitors can read the destination (see TestCheckPublicRead)
+	db := s.db.Config
+
+	template, err := os.ReadFile("testdata/env.production")
+	if err != nil {
+		t.Fatal(err)
+	}
+	envFile := filepath.Join(s.dir, ".env.production")
+	writeEnv(t, envFile, string(template), map[string]string{
+		"S3_PROTOCOL": "http", "S3_ENDPOINT": s.s3.Endpoint, "S3_HOSTNAME": strings.TrimPrefix(s.s3.Endpoint, "http://"),
+		"S3_BUCKET": s.src, "S3_REGION": s.s3.Region, "AWS_ACCESS_KEY_ID": s.s3.AccessKey, "AWS_SECRET_ACCESS_KEY": s.s3.SecretKey,
+		"DB_HOST": db.Host, "DB_PORT": fmt.Sprint(db.Port), "DB_USER": db.User, "DB_PASS": db.Password, "DB_NAME": db.Database,
+		"DB_SSLMODE": db.SSLMode,
+	})
+	toEnv := filepath.Join(s.dir, "new-provider.env")
+	writeEnv(t, toEnv, "", map[string]string{
+		"S3_ENDPOINT": s.dstServer().Endpoint, "S3_BUCKET": s.dst, "S3_REGION": s.dstServer().Region,
+		"AWS_ACCESS_KEY_ID": s.dstServer().AccessKey, "AWS_SECRET_ACCESS_KEY": s.dstServer().SecretKey,
+	})
+
+	out := filepath.Join(s.dir, "private", "config.ini")
+	r := runInitCLI(t, nil, "init", "--from-env", envFile, "--to-env", toEnv, "--output", out)
+	if r.code != exitOK {
+		t.Fatalf("init: %s", r)
+	}
+	assertNoSecrets(t, r, s.s3.SecretKey)
+	r = runInitCLI(t, nil, "--config", out, "--checkpoint", s.checkpoint, "--log-level", "warn", "check")
+	if r.code != exitOK || !strings.Contains(r.stdout, "all checks passed") {
+		t.Fatalf("check of the config init wrote from --to-env:\n%s", r)
+	}
+
+	out2 := filepath.Join(s.dir, "config-flags.ini")
+	r = runInitCLI(t, nil, "init", "--from-env", envFile, "--output", out2, "--secrets", "env",
+		"--dest-endpoint", s.dstServer().Endpoint, "--dest-bucket", s.dst, "--dest-access-key", s.dstServer().AccessKey)
+	if r.code != exitOK {
+		t.Fatalf("init --dest-* --secrets env: %s", r)
+	}
+	secrets := map[string]string{"S3SYNC_SOURCE_SECRET_KEY": s.s3.SecretKey, "S3SYNC_DESTINATION_SECRET_KEY": s.dstServer().SecretKey,
+		"S3SYNC_PG_PASSWORD": db.Password}
+	r = runInitCLI(t, secrets, "--config", out2, "--checkpoint", s.checkpoint, "--log-level", "warn", "check")
+	if r.code != exitOK || !strings.Contains(r.stdout, "all checks passed") {
+		t.Fatalf("check of the config init wrote from --dest-* with --secrets env:\n%s", r)
+	}
+}
+
+// writeEnv writes an environment file: template with the lines of the keys in set replaced
+// (quoted as Mastodon's setup wizard quotes), and the keys it lacks appended.
+func writeEnv(t *testing.T, path, template string, set map[string]string) {
+	t.Helper()
+	lines := strings.Split(strings.TrimRight(template, "\n"), "\n")
+	if template == "" {
+		lines = nil
+	}
+	done := map[string]bool{}
+	quote := func(v string) string {
+		if strings.ContainsAny(v, " \t#\\\"'$") {
+			return "'" + v + "'"
+		}
+		return v
+	}
+	for i, l := range lines {
+		key, _, ok := strings.Cut(strings.TrimPrefix(l, "export "), "=")
+		if v, want := set[key]; ok && want {
+			lines[i] = key + "=" + quote(v)
+			done[key] = true
+		}
+	}
+	for k, v := range set {
+		if !done[k] {
+			lines = append(lines, k+"="+quote(v))
+		}
+	}
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
