@@ -11,7 +11,7 @@ import (
 //
 //	byte     encoding version (1)
 //	byte     status code (see statusCode)
-//	byte     flags (bit 0: Remote; bit 1: Private; bit 2: NoStatus; the last two added later
+//	byte     flags (bit 0: Remote; bit 1: Private; bit 2: NoStatus; bit 3: Found; the last three added later
 //	         without a version change: values written before have the bits clear, which
 //	         decodes as false)
 //	uvarint  number of candidates, then the first candidate as a string and each later one as
@@ -48,6 +48,9 @@ func appendObject(b []byte, o Object) []byte {
 	}
 	if o.NoStatus {
 		flags |= 4
+	}
+	if o.Found {
+		flags |= 8
 	}
 	b = append(b, encodingVersion, code, flags)
 	b = binary.AppendUvarint(b, uint64(len(o.Candidates)))
@@ -173,6 +176,7 @@ func decodeObject(id, v []byte) (Object, error) {
 	o.Remote = flags&1 != 0
 	o.Private = flags&2 != 0
 	o.NoStatus = flags&4 != 0
+	o.Found = flags&8 != 0
 	if n := d.uvarint(); n > 0 && d.err == nil {
 		if n > maxCandidates {
 			d.err = errDecode

@@ -18,6 +18,7 @@ const (
 	metaCopyRuns    = "copy_runs"
 	metaPlannedAt   = "planned_at"
 	metaWatermark   = "watermark/" // + kind
+	metaFollowedAt  = "followed_at"
 )
 
 // ShardAll is the Identity.Shard of a checkpoint planned without sharding.
@@ -111,6 +112,29 @@ func (db *DB) PlannedAt() (time.Time, error) {
 // SetPlannedAt records when plan finished (to the second, UTC).
 func (db *DB) SetPlannedAt(t time.Time) error {
 	return db.SetMeta(metaPlannedAt, t.UTC().Format(time.RFC3339))
+}
+
+// FollowedAt returns when `copy --follow` first ran on the checkpoint, the zero time when it
+// never did. From then on Mastodon may write to the destination (the switch), so every copy
+// asks the destination before writing.
+func (db *DB) FollowedAt() (time.Time, error) {
+	v, err := db.GetMeta(metaFollowedAt)
+	if err != nil || v == "" {
+		return time.Time{}, err
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("checkpoint: %w: meta %s is %q", ErrCorrupt, metaFollowedAt, v)
+	}
+	return t, nil
+}
+
+// SetFollowedAt records that following started at t, unless an earlier start is recorded.
+func (db *DB) SetFollowedAt(t time.Time) error {
+	if have, err := db.FollowedAt(); err != nil || !have.IsZero() {
+		return err
+	}
+	return db.SetMeta(metaFollowedAt, t.UTC().Format(time.RFC3339))
 }
 
 // Watermark returns the position up to which `plan --changed` has read kind's records, in the

@@ -125,6 +125,7 @@ type Object struct {
 	Error       string    // last error, "" when none
 	Bytes       int64     // bytes written to the destination (done objects)
 	SourceKey   string    // the candidate the copy read at the source (DestKey is where it wrote), "" until known
+	Found       bool      // done without a copy: the destination already held the object (Mastodon wrote it there after the switch); Apply sets it
 	CreatedAt   time.Time // when Merge first stored the object (UTC)
 	UpdatedAt   time.Time // when Apply or Requeue last changed its status fields (UTC)
 }

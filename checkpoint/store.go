@@ -25,6 +25,7 @@ const requeueChunk = 10000
 
 // writer holds the buckets of one write transaction and the counter changes it has made.
 type writer struct {
+	tx      *bolt.Tx
 	objects *bolt.Bucket
 	index   [len(statusBuckets)]*bolt.Bucket
 	counter *bolt.Bucket
@@ -44,6 +45,7 @@ type countKey struct {
 
 func newWriter(tx *bolt.Tx) *writer {
 	w := &writer{
+		tx:      tx,
 		objects: tx.Bucket(bucketObjects),
 		counter: tx.Bucket(bucketCounters),
 		deltas:  make(map[countKey]*[2]int64),
@@ -104,7 +106,30 @@ func (w *writer) setStatus(key []byte, old, o Object) error {
 		w.count(old.Kind, old.Status, -1, -old.countBytes())
 		w.count(o.Kind, o.Status, 1, o.countBytes())
 	}
+	if err := w.indexFound(key, old, o); err != nil {
+		return err
+	}
 	return w.put(key, o)
+}
+
+// indexFound keeps bucket found listing the objects that are done and Found, created on
+// first use: FoundCounts reads it instead of every object.
+func (w *writer) indexFound(key []byte, old, o Object) error {
+	was, is := old.Status == Done && old.Found, o.Status == Done && o.Found
+	if was == is {
+		return nil
+	}
+	if is {
+		b, err := w.tx.CreateBucketIfNotExists(bucketFound)
+		if err != nil {
+			return err
+		}
+		return b.Put(key, []byte{})
+	}
+	if b := w.tx.Bucket(bucketFound); b != nil {
+		return b.Delete(key)
+	}
+	return nil
 }
 
 // flush writes the counter changes; a counter that reaches zero is deleted.
@@ -263,6 +288,7 @@ type Update struct {
 	Bytes     int64  // replaces Object.Bytes
 	SourceKey string // replaces Object.SourceKey
 	Attempts  int    // added to Object.Attempts
+	Found     bool   // replaces Object.Found: done because the destination already held the object
 }
 
 // Apply writes all updates in one transaction (status, indexes, counters and UpdatedAt = now
@@ -303,6 +329,7 @@ func (db *DB) Apply(updates []Update) error {
 			o.Error = it.u.Error
 			o.Bytes = it.u.Bytes
 			o.SourceKey = it.u.SourceKey
+			o.Found = it.u.Found
 			o.Attempts += it.u.Attempts
 			o.UpdatedAt = w.now
 			if err := w.setStatus(it.key, old, o); err != nil {

@@ -49,7 +49,27 @@ type copier struct {
 	// minRate (bytes/s) and minTime bound each attempt (see transferLimits); 0 = no bound.
 	minRate float64
 	minTime time.Duration
+
+	// dstHead, when set, asks the destination about an object: one absent at the source but
+	// present there is done (found), and under keepNewer an object the destination holds in
+	// a newer version than the source's is left as it is.
+	dstHead   Header
+	keepNewer bool
+	// notYetGrace keeps an object absent everywhere pending, looked for again by the next
+	// run, while it is younger than this (a record Mastodon is still processing); 0 = missing
+	// at once.
+	notYetGrace time.Duration
 }
+
+// Notes of objects done without a copy, and of objects not at the source yet.
+const (
+	noteFound  = "not at the source, already at the destination (Mastodon writes new uploads there after the switch): not copied"
+	noteKept   = "the destination holds a newer version than the source's (written there by Mastodon after the switch): kept, not overwritten"
+	noteNotYet = "not at the source yet (Mastodon may still be processing it): looked for again in the next pass"
+)
+
+// errKeptNewer means the destination holds the object in a version newer than the source's.
+var errKeptNewer = errors.New("kept the destination's newer object")
 
 // UploadLog is where the copy records the multipart uploads it starts; *checkpoint.DB is one.
 type UploadLog interface {
@@ -97,9 +117,11 @@ func (c *copier) copyObject(work context.Context, o checkpoint.Object) (u checkp
 	case err == nil:
 		u.Status, u.Bytes, u.SourceKey, u.Error = checkpoint.Done, n, key, ""
 		return u, true, nil
-	case errors.Is(err, errAbsent):
-		u.Status, u.Error = checkpoint.Missing, err.Error()
+	case errors.Is(err, errKeptNewer):
+		u.Status, u.Found, u.Error = checkpoint.Done, true, noteKept
 		return u, true, nil
+	case errors.Is(err, errAbsent):
+		return c.absent(work, o, u, err)
 	case work.Err() != nil:
 		return u, false, nil
 	case storage.IsBucketWide(err):
@@ -115,13 +137,60 @@ func (c *copier) copyObject(work context.Context, o checkpoint.Object) (u checkp
 	return u, true, nil
 }
 
+// absent decides the fate of an object no candidate of which exists at the source: done
+// (found) when the destination holds it, pending while it is younger than notYetGrace,
+// else missing. ok and stop are copyObject's.
+func (c *copier) absent(work context.Context, o checkpoint.Object, u checkpoint.Update, why error) (_ checkpoint.Update, ok bool, stop error) {
+	if c.dstHead != nil {
+		_, err := c.retry.do(work, func() error {
+			_, err := c.dstHead.Head(work, o.DestKey())
+			return err
+		})
+		switch {
+		case err == nil:
+			u.Status, u.Found, u.Error = checkpoint.Done, true, noteFound
+			return u, true, nil
+		case work.Err() != nil:
+			return u, false, nil
+		case storage.IsBucketWide(err):
+			return u, false, err
+		case !storage.IsNotFound(err):
+			u.Status, u.Error = checkpoint.Failed, fmt.Sprintf("%v; and asking the destination for it failed: %v", why, err)
+			return u, true, nil
+		}
+	}
+	if c.notYetGrace > 0 && time.Since(o.CreatedAt) < c.notYetGrace {
+		u.Status, u.Error = checkpoint.Pending, noteNotYet
+		return u, true, nil
+	}
+	u.Status, u.Error = checkpoint.Missing, why.Error()
+	return u, true, nil
+}
+
+// keepsNewer reports whether the destination holds o in a version written after src's (a
+// LastModified later than the source object's), which the copy must not overwrite. Only
+// under keepNewer; a destination without the object keeps nothing.
+func (c *copier) keepsNewer(ctx context.Context, o checkpoint.Object, src storage.ObjectInfo) (bool, error) {
+	if !c.keepNewer || c.dstHead == nil || src.LastModified.IsZero() {
+		return false, nil
+	}
+	d, err := c.dstHead.Head(ctx, o.DestKey())
+	if storage.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return d.LastModified.After(src.LastModified), nil
+}
+
 // copyRetryable reports whether another attempt at copying an object may succeed:
 // storage.IsRetryable, an attempt that was too slow, a source whose size the database
 // contradicts (a fresh GET may be whole), or a body that did not arrive intact
 // (storage.IsCorrupted: a fresh GET may be). An absent object and an error every object would
 // get (storage.IsBucketWide) are final.
 func copyRetryable(err error) bool {
-	if errors.Is(err, errAbsent) || storage.IsBucketWide(err) {
+	if errors.Is(err, errAbsent) || errors.Is(err, errKeptNewer) || storage.IsBucketWide(err) {
 		return false
 	}
 	var slow *attemptTimeout
@@ -168,6 +237,13 @@ func (c *copier) copyCandidates(ctx context.Context, o checkpoint.Object, w *wat
 		}
 		if err := checkSize(o, key, info.Size); err != nil {
 			body.Close()
+			return "", 0, err
+		}
+		if keep, err := c.keepsNewer(ctx, o, info); keep || err != nil {
+			body.Close()
+			if err == nil {
+				err = errKeptNewer
+			}
 			return "", 0, err
 		}
 		var r io.Reader = body

@@ -57,6 +57,18 @@ type CopyOptions struct {
 	MinRate int64
 	MinTime time.Duration
 
+	// KeepNewer asks the destination before writing an object, and leaves one it holds in a
+	// version written after the source's (Mastodon wrote it there after the switch); the
+	// object is done and Found. Default false: write without asking (one request less).
+	KeepNewer bool
+	// Following marks a pass of copy --follow (Follow sets it): when the pending objects run
+	// out the run is PhaseFollowing, not PhaseDone, and the status file still says running.
+	Following bool
+	// NotYetGrace keeps an object absent at the source and at the destination pending while
+	// it was planned less than this long ago: Mastodon may still be processing the record's
+	// files. The next Copy looks for it again. 0 = missing at once.
+	NotYetGrace time.Duration
+
 	BackoffBase time.Duration // first retry delay, 0 = 500ms; doubles per retry, with jitter
 	BackoffMax  time.Duration // longest retry delay, 0 = 30s
 
@@ -160,6 +172,12 @@ func newCopier(db *checkpoint.DB, src Source, dst Destination, opts CopyOptions)
 		src: src, dst: dst, log: opts.Log, retried: &opts.Monitor.retries,
 		retry:        retryPolicy{retries: opts.Retries, base: opts.BackoffBase, max: opts.BackoffMax, retryable: copyRetryable},
 		noContentMD5: opts.NoContentMD5, server: opts.ServerSide, privateACL: opts.PrivateACL, uploads: db,
+		keepNewer: opts.KeepNewer, notYetGrace: opts.NotYetGrace,
+	}
+	// An object absent at the source may be at the destination already (Mastodon's uploads
+	// after the switch): the destination is asked when it can answer.
+	if h, ok := dst.(Header); ok {
+		c.dstHead = h
 	}
 	c.minRate, c.minTime = transferLimits(opts, src, dst)
 	return c
@@ -283,6 +301,8 @@ func finishCopy(db *checkpoint.DB, prog *progress, opts CopyOptions, start time.
 		mon.setPhase(PhaseFailed, err.Error())
 	case sum.Interrupted:
 		mon.setPhase(PhaseInterrupted, "")
+	case opts.Following:
+		mon.setPhase(PhaseFollowing, "")
 	default:
 		mon.setPhase(PhaseDone, "")
 	}

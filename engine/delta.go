@@ -18,6 +18,9 @@ type DeltaCatalog interface {
 	// ScanChanged calls fn with pages of the records beyond since (new ids, later updated_at)
 	// and returns the Watermark of what it read.
 	ScanChanged(ctx context.Context, kind catalog.Kind, since catalog.Watermark, pageSize int, fn func(catalog.Page) error) (catalog.Watermark, error)
+	// ScanNew is ScanChanged for new ids only (a primary key range): cheap, but blind to
+	// replaced files. The Watermark it returns keeps since's UpdatedAt.
+	ScanNew(ctx context.Context, kind catalog.Kind, since catalog.Watermark, pageSize int, fn func(catalog.Page) error) (catalog.Watermark, error)
 }
 
 // fullPlan reports whether opts make a reconciling plan.
@@ -131,7 +134,11 @@ func PlanChanged(ctx context.Context, cat DeltaCatalog, db *checkpoint.DB, opts 
 				opts.OnStart(kind, -1)
 			}
 			var next catalog.Watermark
-			next, err = cat.ScanChanged(ctx, kind, since, opts.PageSize, func(p catalog.Page) error {
+			scan := cat.ScanChanged
+			if opts.NewOnly {
+				scan = cat.ScanNew
+			}
+			next, err = scan(ctx, kind, since, opts.PageSize, func(p catalog.Page) error {
 				objs := planObjects(p, opts, &sum)
 				added, known, err := db.Merge(objs)
 				if err != nil {

@@ -166,6 +166,10 @@ func (c overlongDelta) ScanChanged(ctx context.Context, kind catalog.Kind, since
 	return c.dc.ScanChanged(ctx, kind, since, pageSize, func(p catalog.Page) error { return fn(c.f.page(kind, p)) })
 }
 
+func (c overlongDelta) ScanNew(ctx context.Context, kind catalog.Kind, since catalog.Watermark, pageSize int, fn func(catalog.Page) error) (catalog.Watermark, error) {
+	return c.dc.ScanNew(ctx, kind, since, pageSize, func(p catalog.Page) error { return fn(c.f.page(kind, p)) })
+}
+
 type overlongReconnector struct {
 	overlongCatalog
 	rc Reconnector

@@ -28,6 +28,7 @@ const (
 	PhaseDone        = "done"        // the work ran out (or the limit was reached)
 	PhaseInterrupted = "interrupted" // stopped by a signal; resumable
 	PhaseFailed      = "failed"      // ended by an error (Snapshot.Error)
+	PhaseFollowing   = "following"   // copy --follow: between passes, waiting for the next one
 )
 
 // Monitor is the live state of one copy run, fed by Copy and read by progress bars and the
@@ -51,7 +52,23 @@ type Monitor struct {
 	lastHistory time.Time
 	recent      []Sample // 1 s samples of the last rateWindow, for the current rate
 	failures    []Failure
-	processed   Tally // this run's done+failed+missing objects; bytes written
+	processed   Tally        // this run's done+failed+missing objects; bytes written
+	follow      *FollowState // copy --follow's passes, nil when not following
+}
+
+// FollowState is what `copy --follow` has done so far, for the progress line, the status page,
+// /api/status and /metrics.
+type FollowState struct {
+	Passes       int       `json:"passes"`         // delta passes finished (the first copy of the pending objects is not one)
+	LastPassAt   time.Time `json:"last_pass_at"`   // when the last pass finished; zero before the first
+	NextPassAt   time.Time `json:"next_pass_at"`   // when the next pass starts; zero when none will
+	LastRescanAt time.Time `json:"last_rescan_at"` // the last pass that also looked for replaced files (a full scan)
+	RecordsSeen  int64     `json:"records_seen"`   // records the passes read, over all passes
+	ObjectsAdded int64     `json:"objects_added"`  // objects the passes added to the checkpoint
+	LastAdded    int64     `json:"last_added"`     // objects the last pass added
+	QuietPasses  int       `json:"quiet_passes"`   // passes in a row that found nothing new and left nothing pending
+	Pending      int64     `json:"pending"`        // objects still pending after the last pass
+	LagSeconds   float64   `json:"lag_seconds"`    // age of the oldest object still pending after the last pass; 0 when none
 }
 
 // NewMonitor returns a Monitor in PhaseStarting.
@@ -129,11 +146,20 @@ type Snapshot struct {
 	Checkpoint     map[string]Tally `json:"checkpoint"`
 	History        []Sample         `json:"history"`
 	RecentFailures []Failure        `json:"recent_failures"` // newest first, at most 50
+	// Follow is copy --follow's state; absent when the copy does not follow.
+	Follow *FollowState `json:"follow,omitempty"`
 }
 
 // Running reports whether the run has not ended.
 func (s Snapshot) Running() bool {
-	return s.Phase == PhaseStarting || s.Phase == PhaseCopying || s.Phase == PhaseStopping
+	return s.Phase == PhaseStarting || s.Phase == PhaseCopying || s.Phase == PhaseStopping || s.Phase == PhaseFollowing
+}
+
+// SetFollow records copy --follow's state (Follow calls it after every pass).
+func (m *Monitor) SetFollow(f FollowState) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.follow = &f
 }
 
 // begin records the checkpoint's counts at the start and the run's work: the pending objects
@@ -317,6 +343,10 @@ func (m *Monitor) Snapshot() Snapshot {
 	}
 	for i := len(m.failures) - 1; i >= 0; i-- {
 		s.RecentFailures = append(s.RecentFailures, m.failures[i])
+	}
+	if m.follow != nil {
+		f := *m.follow
+		s.Follow = &f
 	}
 
 	// The current rate: over the last samples of the window when there are some, else since

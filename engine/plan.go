@@ -49,6 +49,10 @@ type PlanOptions struct {
 	// SkipRemoteCache leaves cached copies of remote media (Object.Remote) out of the
 	// checkpoint; KindSummary.RemoteSkipped counts them. Default false: they are planned.
 	SkipRemoteCache bool
+	// NewOnly makes PlanChanged read only the records created since the last plan
+	// (DeltaCatalog.ScanNew, a primary key range), not the files replaced since, which need a
+	// scan of the whole table. Default false: both.
+	NewOnly bool
 }
 
 // Reconnection defaults of PlanOptions: 1+2+4+8+16+16 s, about a minute of outage in all.

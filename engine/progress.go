@@ -37,7 +37,7 @@ func (p *progress) report(final bool) {
 	snap := p.mon.Snapshot()
 	if p.opts.StatusFile != "" {
 		if counts, err := p.db.Counts(); err == nil {
-			st := Status{PID: pid(), Command: p.opts.Command, Running: !final, StartedAt: snap.StartedAt, UpdatedAt: time.Now(),
+			st := Status{PID: pid(), Command: p.opts.Command, Running: !final || p.opts.Following, StartedAt: snap.StartedAt, UpdatedAt: time.Now(),
 				Counts: counts, StatusAddr: p.opts.StatusAddr}
 			if err := WriteStatus(p.opts.StatusFile, st); err != nil {
 				p.opts.Log.Warn().Err(err).Msg("cannot write the status file")

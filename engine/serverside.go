@@ -151,6 +151,11 @@ func (c *copier) copyServerSide(ctx context.Context, o checkpoint.Object, w *wat
 		if err := checkSize(o, key, info.Size); err != nil {
 			return "", 0, err
 		}
+		if keep, err := c.keepsNewer(ctx, o, info); err != nil {
+			return "", 0, err
+		} else if keep {
+			return "", 0, errKeptNewer
+		}
 		if w != nil {
 			w.expect(info.Size, false)
 		}

@@ -155,6 +155,10 @@ func verifyObject(ctx context.Context, lim *rate.Limiter, src, dst Header, o che
 		return "absent at the destination", "", nil
 	case err != nil:
 		return "head at the destination: " + err.Error(), "", nil
+	case o.Found:
+		// Mastodon wrote it at the destination after the switch: that version is the one to
+		// keep, whatever the source holds.
+		return "", "", nil
 	}
 	srcKey := o.SourceKey // where the copy read it; the destination key may differ
 	if srcKey == "" {

@@ -36,6 +36,55 @@ type copyOptions struct {
 	maxRPS      float64
 	bwlimit     string // --bwlimit, e.g. 50M; "" = none
 	skipCorrupt bool   // --skip-corrupt: set unreadable object records aside first
+	follow      followOptions
+}
+
+// followOptions are copy's --follow flags.
+type followOptions struct {
+	on             bool
+	interval       time.Duration
+	until          time.Duration
+	rescanEvery    time.Duration
+	reconcileEvery time.Duration
+}
+
+func followFlags(o *followOptions) []cli.Flag {
+	return []cli.Flag{
+		&cli.BoolFlag{Name: "follow", Usage: "after the pending objects, keep copying what Mastodon adds or replaces, pass after pass, until Ctrl-C or --until: the zero-downtime cutover (README, Cutover)", Destination: &o.on},
+		&cli.DurationFlag{Name: "interval", Value: engine.DefaultFollowInterval, Usage: "with --follow: wait `D` between passes", Destination: &o.interval},
+		&cli.DurationFlag{Name: "until", Usage: "with --follow: stop after `D` (e.g. 2h), with a final pass that also looks for replaced files", DefaultText: "until Ctrl-C", Destination: &o.until},
+		&cli.DurationFlag{Name: "rescan-every", Value: engine.DefaultRescanEvery, Usage: "with --follow: look for replaced files (a scan of each whole table) every `D`; the other passes read new records only, through the primary key", Destination: &o.rescanEvery},
+		&cli.DurationFlag{Name: "reconcile-every", Usage: "with --follow: a full plan every `D` that marks the objects of deleted records stale", DefaultText: "never", Destination: &o.reconcileEvery},
+	}
+}
+
+// check refuses --follow flags that make no sense, as usage errors.
+func (f followOptions) check(c *cli.Context, o copyOptions) error {
+	if !f.on {
+		for _, name := range []string{"interval", "until", "rescan-every", "reconcile-every"} {
+			if c.IsSet(name) {
+				return usageErrorf("s3sync copy --resume --follow --"+name+" …", "--%s goes with --follow", name)
+			}
+		}
+		return nil
+	}
+	switch {
+	case o.dryRun:
+		return usageErrorf("s3sync copy --dry-run", "--follow copies; --dry-run changes nothing")
+	case o.limit > 0:
+		return usageErrorf("s3sync copy --resume --follow", "--follow copies everything it finds; --limit does not go with it")
+	case o.shard != "":
+		return usageErrorf("s3sync copy --resume --follow", "--follow reads what changed in the whole database; it does not go with --shard (follow with one unsharded copy once the shards are done)")
+	case f.interval < 100*time.Millisecond || f.interval > 24*time.Hour:
+		return usageErrorf("--interval 30s", "--interval %s is not a duration from 100ms to 24h", f.interval)
+	case f.until < 0:
+		return usageErrorf("--until 2h", "--until must not be negative")
+	case f.rescanEvery < time.Second:
+		return usageErrorf("--rescan-every 10m", "--rescan-every %s is below 1s", f.rescanEvery)
+	case f.reconcileEvery < 0:
+		return usageErrorf("--reconcile-every 6h", "--reconcile-every must not be negative")
+	}
+	return nil
 }
 
 func newCopyCommand(g *globals) *cli.Command {
@@ -46,7 +95,7 @@ func newCopyCommand(g *globals) *cli.Command {
 		Description: "Each object is streamed from the first of its candidate source keys that exists to the same\n" +
 			"key at the destination, and marked done, missing or failed. Ctrl-C stops cleanly (exit 130);\n" +
 			"`s3sync copy --resume` continues. Exit 3 when failed objects are left (see `s3sync report`).",
-		Flags: copyFlags(&o, true),
+		Flags: append(copyFlags(&o, true), followFlags(&o.follow)...),
 		Action: func(c *cli.Context) error {
 			return runCopy(c, g, o, nil)
 		},
@@ -92,9 +141,17 @@ func runCopy(c *cli.Context, g *globals, o copyOptions, requeue []checkpoint.Sta
 	if err != nil {
 		return err
 	}
+	if err := o.follow.check(c, o); err != nil {
+		return err
+	}
 	cfg, err := g.s3Config()
 	if err != nil {
 		return err
+	}
+	if o.follow.on {
+		if err := cfg.requireDatabase(); err != nil {
+			return err
+		}
 	}
 	if o.skipCorrupt && o.dryRun {
 		return usageErrorf("s3sync copy --resume --skip-corrupt", "--skip-corrupt changes the checkpoint; --dry-run changes nothing")
@@ -151,6 +208,10 @@ func runCopy(c *cli.Context, g *globals, o copyOptions, requeue []checkpoint.Sta
 	if err != nil {
 		return err
 	}
+	followed, err := startedFollowing(db, o.follow.on)
+	if err != nil {
+		return err
+	}
 
 	tuneGC(conc)
 	stopProfiles, err := startProfiles(o.cpuProfile, o.memProfile)
@@ -162,7 +223,7 @@ func runCopy(c *cli.Context, g *globals, o copyOptions, requeue []checkpoint.Sta
 	defer g.writeStopped(path, db)
 	g.log.Info().Str("from", src.String()).Str("to", dst.String()).Int("concurrency", conc).Msg("copy started")
 	bars := g.startCopyBars(mon)
-	sum, err := engine.Copy(c.Context, db, engine.LimitBandwidth(src, lim.bwlimit), dst, engine.CopyOptions{
+	copyOpts := engine.CopyOptions{
 		ServerSide:    server,
 		Throttle:      throttle,
 		Concurrency:   conc,
@@ -171,6 +232,7 @@ func runCopy(c *cli.Context, g *globals, o copyOptions, requeue []checkpoint.Sta
 		Retries:       cfg.Retries,
 		NoContentMD5:  !cfg.ContentMD5,
 		PrivateACL:    cfg.privateACL(),
+		KeepNewer:     followed,
 		Abort:         g.abort,
 		StatusFile:    engine.StatusPath(path),
 		StatusAddr:    statusAddr,
@@ -178,7 +240,13 @@ func runCopy(c *cli.Context, g *globals, o copyOptions, requeue []checkpoint.Sta
 		Monitor:       mon,
 		QuietProgress: bars != nil,
 		Log:           g.log,
-	})
+	}
+	var sum engine.CopySummary
+	if o.follow.on {
+		sum, err = runFollow(c, g, cfg, o, db, engine.LimitBandwidth(src, lim.bwlimit), dst, copyOpts)
+	} else {
+		sum, err = engine.Copy(c.Context, db, engine.LimitBandwidth(src, lim.bwlimit), dst, copyOpts)
+	}
 	bars.stop()
 	printCopySummary(g, sum)
 	printCopyMode(g, mode, throttle)
@@ -189,6 +257,70 @@ func runCopy(c *cli.Context, g *globals, o copyOptions, requeue []checkpoint.Sta
 		return errInterrupted
 	}
 	return reportCopied(g, db, kindNames)
+}
+
+// startedFollowing reports whether an earlier run followed the checkpoint, and under --follow
+// records that this one does. Once following has started, Mastodon may write to the
+// destination (the switch), so every later copy, --follow or not, asks the destination before
+// writing and never overwrites a newer object; the first copy of a first --follow, before the
+// switch, does not pay that request.
+func startedFollowing(db *checkpoint.DB, follow bool) (bool, error) {
+	at, err := db.FollowedAt()
+	if err != nil {
+		return false, err
+	}
+	if follow {
+		err = db.SetFollowedAt(time.Now())
+	}
+	return !at.IsZero(), err
+}
+
+// runFollow is copy --follow: engine.Follow with a database connection for the passes' plans,
+// a line per pass, and one summary over all the passes.
+func runFollow(c *cli.Context, g *globals, cfg *Config, o copyOptions, db *checkpoint.DB, src engine.Source, dst engine.Destination, copyOpts engine.CopyOptions) (engine.CopySummary, error) {
+	reader, closeReader, err := openCatalog(c.Context, g, cfg)
+	if err != nil {
+		return engine.CopySummary{}, err
+	}
+	defer closeReader()
+	start := time.Now()
+	planOpts := engine.PlanOptions{SkipRemoteCache: cfg.RemoteCache == remoteCacheSkip, Log: g.log}
+	keys := engine.NewKeyLimit(destinationPrefix(cfg), g.log)
+	fs, err := engine.Follow(c.Context, keys.WrapDelta(reader), db, src, dst, engine.FollowOptions{
+		Interval: o.follow.interval, Until: o.follow.until, RescanEvery: o.follow.rescanEvery,
+		ReconcileEvery: o.follow.reconcileEvery, Plan: planOpts, Copy: copyOpts,
+		OnPass: func(p engine.FollowPass) { logPass(g, p) },
+	})
+	return engine.CopySummary{Done: fs.Done, Failed: fs.Failed, Missing: fs.Missing, Bytes: fs.Bytes, Left: fs.Left,
+		Retries: copyOpts.Monitor.Snapshot().Retries, Elapsed: time.Since(start), Interrupted: fs.Interrupted}, err
+}
+
+// logPass logs what a pass of copy --follow did.
+func logPass(g *globals, p engine.FollowPass) {
+	what := "new records"
+	switch {
+	case p.N == 0:
+		what = "the pending objects"
+	case p.Reconcile:
+		what = "full plan"
+	case p.Rescan:
+		what = "new records and replaced files"
+	}
+	ev := g.log.Info().Int("pass", p.N).Str("read", what).Int64("records", p.Records).Int64("added", p.Added).
+		Int64("copied", p.Copied.Done).Int64("missing", p.Copied.Missing).Int64("failed", p.Copied.Failed).
+		Int64("pending", p.State.Pending).Dur("lag", time.Duration(p.State.LagSeconds*float64(time.Second)).Round(time.Second)).
+		Dur("took", p.Took.Round(time.Millisecond))
+	if p.Stale > 0 {
+		ev = ev.Int64("stale", p.Stale)
+	}
+	if p.Final {
+		ev.Msg("final pass")
+		return
+	}
+	if p.State.QuietPasses > 0 {
+		ev = ev.Int("quiet_passes", p.State.QuietPasses)
+	}
+	ev.Time("next", p.State.NextPassAt.Local()).Msg("following")
 }
 
 // startCopyRun readies the checkpoint and the destination for a copy run: it aborts the
@@ -227,6 +359,9 @@ func reportCopied(g *globals, db *checkpoint.DB, kinds []string) error {
 		return err
 	}
 	if err := engine.WriteTable(g.stdout, counts, kinds, nil); err != nil {
+		return err
+	}
+	if err := writeFound(g.stdout, db, kinds); err != nil {
 		return err
 	}
 	if failed := counts.Sum(checkpoint.Failed, kinds...).Objects; failed > 0 {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -112,9 +113,12 @@ func runReport(c *cli.Context, g *globals, o reportOptions) error {
 	case "json":
 		err = engine.WriteJSON(w, db, filter)
 	default:
-		var counts map[string]map[checkpoint.Status]checkpoint.Count
+		var counts checkpoint.Counts
 		if counts, err = db.Counts(); err == nil {
 			err = engine.WriteTable(w, counts, kinds, statuses)
+		}
+		if err == nil && (len(statuses) == 0 || slices.Contains(statuses, checkpoint.Done)) {
+			err = writeFound(w, db, kinds)
 		}
 		if err == nil && (len(statuses) == 0 || slices.Contains(statuses, checkpoint.Missing)) {
 			err = writeRefetchable(w, db, kinds)
@@ -127,6 +131,30 @@ func runReport(c *cli.Context, g *globals, o reportOptions) error {
 		return fmt.Errorf("report: %w", err)
 	}
 	return commitReport(g, out, o.output)
+}
+
+// writeFound says, below the table, how many done objects were not copied because the
+// destination already held them (checkpoint.Object.Found): Mastodon wrote them there after the
+// switch, or holds a newer version there than the source's. Nothing when there are none.
+func writeFound(w io.Writer, db *checkpoint.DB, kinds []string) error {
+	found, err := db.FoundCounts()
+	if err != nil {
+		return err
+	}
+	var n int64
+	var parts []string
+	for _, kind := range slices.Sorted(maps.Keys(found)) {
+		if len(kinds) == 0 || slices.Contains(kinds, kind) {
+			n += found[kind]
+			parts = append(parts, fmt.Sprintf("%s %d", kind, found[kind]))
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	_, err = fmt.Fprintf(w, "\n%d done object(s) were already at the destination and not copied (%s): Mastodon wrote them there after the switch; `s3sync report --format csv --status done` says so in their error column\n",
+		n, strings.Join(parts, ", "))
+	return err
 }
 
 // commitReport puts a complete --output report in place; out is nil without --output.
