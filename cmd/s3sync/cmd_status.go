@@ -151,8 +151,8 @@ func dialable(listen string) string {
 	return listen
 }
 
-// writeLiveStatus prints a status document for people: a headline, a table per kind and the
-// most recent failures.
+// writeLiveStatus prints a status document for people: a headline, copy --follow's state when
+// the copy follows, a table per kind and the most recent failures.
 func writeLiveStatus(w io.Writer, st statusserver.Status, failures int) error {
 	r := st.Run
 	pct := 100.0
@@ -168,9 +168,13 @@ func writeLiveStatus(w io.Writer, st statusserver.Status, failures int) error {
 	if !st.Running() {
 		eta = "-"
 	}
-	fmt.Fprintf(w, "%d/%d objects (%.1f%%), %s written; %.1f obj/s, %s/s; ETA %s; in flight %d; retries %d\n\n",
+	fmt.Fprintf(w, "%d/%d objects (%.1f%%), %s written; %.1f obj/s, %s/s; ETA %s; in flight %d; retries %d\n",
 		r.Processed(), r.Total.Objects, pct, human.Bytes(r.Done.Bytes), st.ObjectsPerSec,
 		human.Bytes(int64(st.BytesPerSec)), eta, st.InFlight, st.Retries)
+	if st.Follow != nil {
+		writeFollowStatus(w, st)
+	}
+	fmt.Fprintln(w)
 
 	// Numbers align right; kind names are padded so they read left-aligned (as in report).
 	width := len("total")
@@ -200,4 +204,76 @@ func writeLiveStatus(w io.Writer, st statusserver.Status, failures int) error {
 		}
 	}
 	return nil
+}
+
+// quietToStop is how many passes in a row must find nothing new, with nothing pending, before
+// the status says that copy --follow may be stopped (the README's cutover guide waits for a few).
+const quietToStop = 3
+
+// writeFollowStatus prints copy --follow's state: where it is between passes, what the passes
+// found, and whether it may be stopped. Times to come and past are counted from the server's
+// updated_at, so that the clocks of the two machines need not agree.
+func writeFollowStatus(w io.Writer, st statusserver.Status) {
+	f := st.Follow
+	now := st.UpdatedAt
+	clock := func(t time.Time) string {
+		return fmt.Sprintf("%s (%s ago)", t.Local().Format(time.TimeOnly), human.ETA(max(now.Sub(t).Seconds(), 0)))
+	}
+	fmt.Fprintf(w, "\nfollowing: %s\n", followPhase(st))
+	last := "none yet"
+	if !f.LastPassAt.IsZero() {
+		last = clock(f.LastPassAt)
+	}
+	rescan := "not yet"
+	if !f.LastRescanAt.IsZero() {
+		rescan = clock(f.LastRescanAt)
+	}
+	lag := "none"
+	if f.Pending > 0 || f.LagSeconds > 0 {
+		lag = human.ETA(f.LagSeconds)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "  last pass\t%s\n", last)
+	fmt.Fprintf(tw, "  passes\t%d\n", f.Passes)
+	fmt.Fprintf(tw, "  records seen\t%d\n", f.RecordsSeen)
+	fmt.Fprintf(tw, "  objects added\t%d (%d in the last pass)\n", f.ObjectsAdded, f.LastAdded)
+	fmt.Fprintf(tw, "  pending\t%d, lag %s\n", f.Pending, lag)
+	fmt.Fprintf(tw, "  last rescan\t%s\n", rescan)
+	if f.QuietPasses > 0 {
+		quiet := fmt.Sprintf("nothing new for %s", passCount(f.QuietPasses))
+		if f.QuietPasses >= quietToStop && f.Pending == 0 {
+			quiet += ": ready to stop"
+		}
+		fmt.Fprintf(tw, "  quiet\t%s\n", quiet)
+	}
+	_ = tw.Flush()
+}
+
+// followPhase says where copy --follow is: waiting for its next pass, in a pass, or stopped.
+func followPhase(st statusserver.Status) string {
+	f := st.Follow
+	switch st.Phase {
+	case engine.PhaseFollowing:
+		switch {
+		case f.NextPassAt.IsZero():
+			return "no further pass"
+		case f.NextPassAt.After(st.UpdatedAt):
+			return "next pass in " + human.ETA(f.NextPassAt.Sub(st.UpdatedAt).Seconds())
+		default:
+			return fmt.Sprintf("pass %d is reading the database", f.Passes+1)
+		}
+	case engine.PhaseStarting, engine.PhaseCopying:
+		return fmt.Sprintf("pass %d is copying", f.Passes+1)
+	case engine.PhaseStopping:
+		return "stopping"
+	}
+	return "stopped after " + passCount(f.Passes)
+}
+
+// passCount is "1 pass" or "n passes".
+func passCount(n int) string {
+	if n == 1 {
+		return "1 pass"
+	}
+	return fmt.Sprintf("%d passes", n)
 }

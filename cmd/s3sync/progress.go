@@ -37,7 +37,14 @@ func (g *globals) newBarContainer() (p *mpb.Progress, restore func()) {
 	return p, func() { g.logSink.set(prev) }
 }
 
-// copyBars draws one bar per kind and a total bar from the copy's monitor.
+// copyBars draws one bar per kind and a total bar from the copy's monitor, and under copy
+// --follow a line with the state of following below them.
+//
+// Under --follow every pass's copy is a run of the monitor: the bars show the pass's work
+// (their totals change from pass to pass; a kind that had nothing pending at first gets its
+// bar when a pass finds objects of it), so the bars never complete on their own: stop
+// completes them. Between passes the follow line says when the next pass comes, what the
+// passes found and the lag.
 type copyBars struct {
 	g       *globals
 	mon     *engine.Monitor
@@ -48,6 +55,8 @@ type copyBars struct {
 	snap   engine.Snapshot
 	total  *mpb.Bar
 	kinds  map[string]*mpb.Bar
+	follow *mpb.Bar // the follow line, once the monitor has a follow state
+	width  int      // of the name column
 	quit   chan struct{}
 	exited chan struct{}
 }
@@ -88,29 +97,56 @@ func (b *copyBars) update() {
 	if snap.Phase == engine.PhaseStarting {
 		return
 	}
+	// Bars are ordered by priority: the kinds in the snapshot's order (which never changes
+	// within a run), then the total, then the follow line.
 	if b.total == nil {
-		width := len("total")
+		b.width = len("total")
 		for _, k := range snap.Kinds {
-			width = max(width, len(k.Kind))
+			b.width = max(b.width, len(k.Kind))
 		}
-		for _, k := range snap.Kinds {
-			if k.Run.Total.Objects > 0 {
-				b.kinds[k.Kind] = b.addBar(k.Kind, width, k.Run.Total.Objects)
-			}
-		}
-		b.total = b.addBar("total", width, snap.Run.Total.Objects)
 	}
+	for i, k := range snap.Kinds {
+		if b.kinds[k.Kind] == nil && k.Run.Total.Objects > 0 {
+			b.kinds[k.Kind] = b.addBar(k.Kind, i)
+		}
+	}
+	if b.total == nil {
+		b.total = b.addBar("total", len(snap.Kinds))
+	}
+	if b.follow == nil && snap.Follow != nil {
+		b.follow = b.p.New(0, mpb.NopStyle(), mpb.BarPriority(len(snap.Kinds)+1),
+			mpb.PrependDecorators(decor.Any(func(decor.Statistics) string {
+				b.mu.Lock()
+				defer b.mu.Unlock()
+				return followLine(b.snap)
+			})))
+	}
+	following := snap.Follow != nil
 	for _, k := range snap.Kinds {
 		if bar := b.kinds[k.Kind]; bar != nil {
-			bar.SetCurrent(k.Run.Processed())
+			setBar(bar, k.Run, following)
 		}
 	}
-	b.total.SetCurrent(snap.Run.Processed())
+	setBar(b.total, snap.Run, following)
+}
+
+// setBar moves a bar to p. Under --follow a pass that had nothing of the bar's to copy shows it
+// full (nothing left), not empty; a plain copy's bar with nothing to copy stays as it was.
+func setBar(bar *mpb.Bar, p engine.Progress, following bool) {
+	total, cur := max(p.Total.Objects, 1), p.Processed()
+	if following && p.Total.Objects == 0 {
+		cur = total
+	}
+	bar.SetTotal(total, false)
+	bar.SetCurrent(cur)
 }
 
 // addBar adds the bar of one kind (or "total") showing objects, bytes, rate or ETA, and the
-// failed and missing counts, all read from the latest snapshot.
-func (b *copyBars) addBar(name string, width int, total int64) *mpb.Bar {
+// failed and missing counts, all read from the latest snapshot. Its total is set by update;
+// it completes only in stop (a bar created with a total would complete when its objects are
+// through, and a follow pass could not move it again).
+func (b *copyBars) addBar(name string, priority int) *mpb.Bar {
+	width := b.width
 	progress := func() (engine.Progress, engine.Snapshot) {
 		b.mu.Lock()
 		defer b.mu.Unlock()
@@ -124,7 +160,7 @@ func (b *copyBars) addBar(name string, width int, total int64) *mpb.Bar {
 		}
 		return engine.Progress{}, b.snap
 	}
-	return b.p.AddBar(max(total, 1),
+	return b.p.New(0, mpb.BarStyle(), mpb.BarPriority(priority),
 		mpb.PrependDecorators(
 			decor.Name(name, decor.WC{W: width + 1, C: decor.DindentRight}),
 			decor.Any(func(decor.Statistics) string {
@@ -170,6 +206,9 @@ func barRate(name string, p engine.Progress, s engine.Snapshot) string {
 // kinds in name order, so a kind finishes when it and the kinds before it are through.
 func barETA(name string, p engine.Progress, s engine.Snapshot) string {
 	if p.Left() == 0 {
+		if s.Phase == engine.PhaseFollowing {
+			return "pass done"
+		}
 		return "done"
 	}
 	left := p.Left()
@@ -203,7 +242,48 @@ func (b *copyBars) stop() {
 			bar.Abort(false) // interrupted or failed: keep the bar as it stands
 		}
 	}
+	if b.follow != nil {
+		b.follow.SetTotal(-1, true) // its last line says how following ended
+	}
 	b.p.Wait()
+}
+
+// followLine is the line below the bars under copy --follow: between passes "following: pass
+// N, next in 25s, lag 0s, pending 0, added 12 (3 in the last pass)", during a pass what it
+// does, after the end how many passes there were.
+func followLine(s engine.Snapshot) string {
+	f := s.Follow
+	if f == nil {
+		return ""
+	}
+	lag := "0s"
+	if f.LagSeconds > 0 {
+		lag = human.ETA(f.LagSeconds)
+	}
+	facts := fmt.Sprintf("lag %s, pending %d, added %d (%d in the last pass)", lag, f.Pending, f.ObjectsAdded, f.LastAdded)
+	if f.QuietPasses > 0 {
+		facts += ", nothing new for " + passCount(f.QuietPasses)
+		if f.QuietPasses >= quietToStop && f.Pending == 0 {
+			facts += ": ready to stop"
+		}
+	}
+	switch s.Phase {
+	case engine.PhaseFollowing:
+		next := time.Until(f.NextPassAt)
+		switch {
+		case f.NextPassAt.IsZero():
+			return fmt.Sprintf("following: pass %d, no further pass, %s", f.Passes, facts)
+		case next > 0:
+			return fmt.Sprintf("following: pass %d, next in %s, %s", f.Passes, human.ETA(next.Seconds()), facts)
+		default:
+			return fmt.Sprintf("following: pass %d reading the database, %s", f.Passes+1, facts)
+		}
+	case engine.PhaseStarting, engine.PhaseCopying:
+		return fmt.Sprintf("following: pass %d copying, %s", f.Passes+1, facts)
+	case engine.PhaseStopping:
+		return fmt.Sprintf("following: stopping after pass %d, %s", f.Passes, facts)
+	}
+	return fmt.Sprintf("followed: %s, %s", passCount(f.Passes), facts)
 }
 
 func (b *copyBars) allBars() []*mpb.Bar {

@@ -2,6 +2,14 @@
 // page (/), the same data as JSON (/api/status), the failed and missing objects of the
 // checkpoint (/api/failures) and Prometheus metrics (/metrics).
 //
+// Under `copy --follow` the copy runs pass after pass; each pass's copy is a run of the
+// monitor (run, kinds and history start over), its phase is following between passes, and
+// the document carries follow (engine.FollowState: passes, the last pass's time, the next
+// one's, the last rescan's, records seen, objects added in all and by the last pass, quiet
+// passes, objects pending and the lag, the age of the oldest of them). The page shows it in a
+// Following panel and /metrics as the s3sync_follow_* metrics and s3sync_following; without
+// --follow (and before the first copy of a following run ends) all of them are absent.
+//
 // It reads the copy's engine.Monitor, and the checkpoint only in short read transactions
 // (checkpoint.DB.Page, a page by key), which are safe beside the copy's writer in the same
 // process. It bounds what clients can take from the copy: every answer's work is bounded, and
@@ -91,7 +99,8 @@ type Options struct {
 	MaxInFlight int
 }
 
-// Status is the /api/status document: the monitor's snapshot plus who runs it.
+// Status is the /api/status document: the monitor's snapshot plus who runs it. Its follow
+// field (Snapshot.Follow) is present only while and after copy --follow follows.
 type Status struct {
 	Version int    `json:"version"` // APIVersion
 	Command string `json:"command"`
