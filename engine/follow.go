@@ -94,6 +94,7 @@ func Follow(ctx context.Context, cat DeltaCatalog, db *checkpoint.DB, src Source
 		deadline = start.Add(opts.Until)
 	}
 	lastRescan, lastReconcile := start, start
+	mon.SetFollow(state) // following shows from the first copy on
 	for n := 0; ; n++ {
 		final := !deadline.IsZero() && !time.Now().Before(deadline)
 		pass := FollowPass{N: n, Final: final}

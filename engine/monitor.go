@@ -54,6 +54,7 @@ type Monitor struct {
 	failures    []Failure
 	processed   Tally        // this run's done+failed+missing objects; bytes written
 	follow      *FollowState // copy --follow's passes, nil when not following
+	begun       bool         // a run began: the next one (a pass of copy --follow) continues its history
 }
 
 // FollowState is what `copy --follow` has done so far, for the progress line, the status page,
@@ -167,7 +168,13 @@ func (m *Monitor) SetFollow(f FollowState) {
 func (m *Monitor) begin(counts checkpoint.Counts, kinds []string, limit int64, now time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.start, m.lastHistory, m.phase = now, now, PhaseCopying
+	// A Monitor that already saw a run (the passes of copy --follow) keeps its start and its
+	// history, and its rates start from what was processed so far.
+	if !m.begun {
+		m.start, m.lastHistory = now, now
+		m.history = []Sample{{Time: now}}
+	}
+	m.begun, m.phase, m.end = true, PhaseCopying, time.Time{}
 	m.kinds = nil
 	for kind := range counts {
 		if len(kinds) == 0 || containsString(kinds, kind) {
@@ -194,8 +201,7 @@ func (m *Monitor) begin(counts checkpoint.Counts, kinds []string, limit int64, n
 		}
 		m.run[kind] = &Progress{Total: total}
 	}
-	m.history = []Sample{{Time: now}}
-	m.recent = []Sample{{Time: now}}
+	m.recent = []Sample{m.pointLocked(now, nil)}
 }
 
 // committed counts results after their transaction committed.

@@ -26,7 +26,8 @@ func newCheckCommand(g *globals) *cli.Command {
 		Usage: "probe both buckets and the database before any work, and say what to fix",
 		Description: "Checks credentials, buckets, list/get/put/delete rights (with a small temporary object it\n" +
 			"removes), ACL and checksum headers at the destination, addressing style, key prefix, server-side\n" +
-			"copy between the buckets, and the database's tables. Exit 1 when an item failed.",
+			"copy between the buckets, and the database's tables. Exit 1 when an item failed.\n\n" +
+			"Example:\n  s3sync --config private/config.ini check",
 		Action: func(c *cli.Context) error { return runCheck(c.Context, g) },
 	}
 }

@@ -94,7 +94,13 @@ func newCopyCommand(g *globals) *cli.Command {
 		Usage: "copy the pending objects of the checkpoint to the destination bucket",
 		Description: "Each object is streamed from the first of its candidate source keys that exists to the same\n" +
 			"key at the destination, and marked done, missing or failed. Ctrl-C stops cleanly (exit 130);\n" +
-			"`s3sync copy --resume` continues. Exit 3 when failed objects are left (see `s3sync report`).",
+			"`s3sync copy --resume` continues. Exit 3 when failed objects are left (see `s3sync report`).\n" +
+			"With --follow it then keeps the destination current while Mastodon runs, pass after pass,\n" +
+			"until Ctrl-C or --until: the zero-downtime cutover (README, Cutover).\n\n" +
+			"Example:\n" +
+			"  s3sync copy                                   # the first copy\n" +
+			"  s3sync copy --resume --concurrency 64         # after an interruption\n" +
+			"  s3sync copy --resume --follow --interval 30s  # keep following until Ctrl-C",
 		Flags: append(copyFlags(&o, true), followFlags(&o.follow)...),
 		Action: func(c *cli.Context) error {
 			return runCopy(c, g, o, nil)

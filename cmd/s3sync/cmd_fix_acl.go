@@ -24,7 +24,8 @@ func newFixACLCommand(g *globals) *cli.Command {
 			"[s3.destination] acl, and with acl_policy = mastodon private for the media of suspended accounts\n" +
 			"(as of the last plan). For destinations filled by other tools or before the policy changed.\n" +
 			"Objects that vanished from the destination are counted and listed, never fatal; `s3sync verify`\n" +
-			"marks them failed for retry-failed. Exit 0 unless an ACL could not be set for another reason.",
+			"marks them failed for retry-failed. Exit 0 unless an ACL could not be set for another reason.\n\n" +
+			"Example:\n  s3sync fix-acl --only media_attachments,accounts",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "only", Usage: "comma-separated `KINDS` to fix (default all)", Destination: &o.only},
 			&cli.IntFlag{Name: "concurrency", Usage: "PutObjectAcl requests in flight", DefaultText: "[sync] concurrency", Destination: &o.concurrency},

@@ -22,7 +22,8 @@ func newOrphansCommand(g *globals) *cli.Command {
 		Description: "Lists the source bucket page by page and writes, as CSV (key,size,last_modified,reason), every\n" +
 			"key no record of the Mastodon database references, then the totals: what a bucket-wide copy\n" +
 			"would move for nothing. reason is unreferenced (Mastodon's layout, no such record or file) or\n" +
-			"not mastodon (outside its layout). Nothing is deleted.",
+			"not mastodon (outside its layout). Nothing is deleted.\n\n" +
+			"Example:\n  s3sync orphans --output orphans.csv",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the CSV to `FILE` instead of standard output", Destination: &o.output},
 		},

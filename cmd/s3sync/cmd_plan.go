@@ -28,7 +28,11 @@ func newPlanCommand(g *globals) *cli.Command {
 		Name:  "plan",
 		Usage: "snapshot the objects the Mastodon database references into the checkpoint",
 		Description: "Reads the Mastodon tables page by page and records every object (with its candidate source\n" +
-			"keys) as pending. Re-running merges: known objects keep their status, new ones arrive pending.",
+			"keys) as pending. Re-running merges: known objects keep their status, new ones arrive pending.\n\n" +
+			"Example:\n" +
+			"  s3sync plan                      # every kind\n" +
+			"  s3sync plan --skip-remote-cache  # leave cached remote media out\n" +
+			"  s3sync plan --changed            # only what changed since the last plan",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "only", Usage: "comma-separated `KINDS` to plan (default all): " + kindList(), Destination: &o.only},
 			&cli.Int64Flag{Name: "limit", Usage: "read at most `N` records per kind", DefaultText: "all", Destination: &o.limit},

@@ -33,7 +33,11 @@ func newReportCommand(g *globals) *cli.Command {
 		Name:  "report",
 		Usage: "print what the checkpoint knows: counts per kind and status, or the objects themselves",
 		Description: "table: objects and bytes per kind × status. csv and json: one row per object, by default the\n" +
-			"failed and missing ones. While a copy runs, the table comes from its status snapshot.",
+			"failed and missing ones. While a copy runs, the table comes from its status snapshot.\n\n" +
+			"Example:\n" +
+			"  s3sync report\n" +
+			"  s3sync report --format csv --status missing --output missing.csv\n" +
+			"  s3sync report --merge private/s3sync-*-of-4.db",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "format", Value: "table", Usage: "table, csv or json", Destination: &o.format},
 			&cli.StringFlag{Name: "status", Usage: "comma-separated `STATUSES` (pending,done,failed,missing); csv/json default failed,missing", Destination: &o.status},

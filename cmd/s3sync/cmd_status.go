@@ -32,7 +32,8 @@ func newStatusCommand(g *globals) *cli.Command {
 		Description: "Asks the status server of a running `s3sync copy` (started with --status-addr or [sync]\n" +
 			"status_addr) for its progress. Without --addr it finds the server through the status file\n" +
 			"beside the checkpoint, else [sync] status_addr. The token comes from [sync] status_token or\n" +
-			"S3SYNC_STATUS_TOKEN.",
+			"S3SYNC_STATUS_TOKEN.\n\n" +
+			"Example:\n  s3sync status\n  s3sync status --addr 127.0.0.1:5555 --json",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "addr", Usage: "the status server's `HOST:PORT`", DefaultText: "the running copy's", Destination: &o.addr},
 			&cli.BoolFlag{Name: "json", Usage: "print the /api/status document as it is", Destination: &o.json},

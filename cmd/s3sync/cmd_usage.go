@@ -22,7 +22,8 @@ func newUsageCommand(g *globals) *cli.Command {
 		Usage: "objects and bytes per kind: local versus remote cache, done versus left",
 		Description: "Like `tootctl media usage`, for the migration: from the checkpoint, each kind's objects and\n" +
 			"bytes split by local media (irreplaceable) and cached remote media (re-fetchable), and by how\n" +
-			"far the copy is; with the database configured, its record counts too.",
+			"far the copy is; with the database configured, its record counts too.\n\n" +
+			"Example:\n  s3sync usage --only media_attachments",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "only", Usage: "comma-separated `KINDS` (default all)", Destination: &o.only},
 			&cli.BoolFlag{Name: "no-database", Usage: "do not ask the database for record counts", Destination: &o.noDB},

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -72,9 +73,16 @@ type globals struct {
 	proxyNoted bool     // the proxy warning was considered (warnProxies)
 }
 
+// versionPrinter sets urfave/cli's version printer, a package variable, once.
+var versionPrinter sync.Once
+
 // run executes the command line and returns the exit code.
 func run(ctx context.Context, args []string, e env) int {
 	g := &globals{env: e, args: args}
+	versionPrinter.Do(func() {
+		// `s3sync --version` prints the same line as `s3sync version`.
+		cli.VersionPrinter = func(c *cli.Context) { fmt.Fprintln(c.App.Writer, versionLine()) }
+	})
 	app := &cli.App{
 		Name:      "s3sync",
 		Version:   versionString(), // --version prints versionLine
@@ -86,6 +94,8 @@ func run(ctx context.Context, args []string, e env) int {
 		Writer:          e.stdout,
 		ErrWriter:       e.stderr,
 		HideHelpCommand: true,
+		// The completion scripts (s3sync completion) ask the binary what may come next.
+		EnableBashCompletion: true,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "config", Usage: "configuration `FILE` (env S3SYNC_CONFIG; CONFIG_FILE_NAME=x.ini means private/x.ini)", EnvVars: []string{"S3SYNC_CONFIG"}, Destination: &g.configFlag},
 			&cli.StringFlag{Name: "checkpoint", Usage: "checkpoint `FILE` (default: [sync] checkpoint, else private/s3sync.db)", Destination: &g.checkpoint},
@@ -114,6 +124,7 @@ func run(ctx context.Context, args []string, e env) int {
 			newFixACLCommand(g),
 			newCleanupUploadsCommand(g),
 			newVersionCommand(g),
+			newCompletionCommand(g),
 		},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return usageErrorf("s3sync --help", "%v", err)
@@ -130,7 +141,7 @@ func run(ctx context.Context, args []string, e env) int {
 			return action(c)
 		}
 	}
-	err := app.RunContext(ctx, args)
+	err := app.RunContext(ctx, normalizeArgs(app, args))
 	if err != nil && isCLIUsage(err) {
 		err = usageErrorf("s3sync --help", "%v", err)
 	}

@@ -17,11 +17,6 @@ import (
 // A build without the stamp says "dev", or the module version `go install …@v1.2.3` records.
 var version = "dev"
 
-func init() {
-	// `s3sync --version` prints the same line as `s3sync version`.
-	cli.VersionPrinter = func(c *cli.Context) { fmt.Fprintln(c.App.Writer, versionLine()) }
-}
-
 // versionInfo returns the release (version, else the module version of `go install`), the
 // commit the binary was built from (empty when the build recorded none; "-dirty" when the
 // work tree had changes) and the Go version that built it, from the binary's build info.
