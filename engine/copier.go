@@ -56,9 +56,10 @@ type copier struct {
 	dstHead   Header
 	keepNewer bool
 	// notYetGrace keeps an object absent everywhere pending, looked for again by the next
-	// run, while it is younger than this (a record Mastodon is still processing); 0 = missing
-	// at once.
+	// run, while it is younger than this and was planned after notYetSince (a record that
+	// following found, which Mastodon may still be processing); 0 = missing at once.
 	notYetGrace time.Duration
+	notYetSince time.Time
 }
 
 // Notes of objects done without a copy, and of objects not at the source yet.
@@ -159,7 +160,7 @@ func (c *copier) absent(work context.Context, o checkpoint.Object, u checkpoint.
 			return u, true, nil
 		}
 	}
-	if c.notYetGrace > 0 && time.Since(o.CreatedAt) < c.notYetGrace {
+	if c.notYetGrace > 0 && !o.CreatedAt.Before(c.notYetSince) && time.Since(o.CreatedAt) < c.notYetGrace {
 		u.Status, u.Error = checkpoint.Pending, noteNotYet
 		return u, true, nil
 	}

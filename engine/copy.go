@@ -65,9 +65,11 @@ type CopyOptions struct {
 	// out the run is PhaseFollowing, not PhaseDone, and the status file still says running.
 	Following bool
 	// NotYetGrace keeps an object absent at the source and at the destination pending while
-	// it was planned less than this long ago: Mastodon may still be processing the record's
-	// files. The next Copy looks for it again. 0 = missing at once.
+	// it was planned less than this long ago, and not before NotYetSince: a record that
+	// following found, whose files Mastodon may still be processing. The next Copy looks for
+	// it again. 0 = missing at once.
 	NotYetGrace time.Duration
+	NotYetSince time.Time
 
 	BackoffBase time.Duration // first retry delay, 0 = 500ms; doubles per retry, with jitter
 	BackoffMax  time.Duration // longest retry delay, 0 = 30s
@@ -172,7 +174,7 @@ func newCopier(db *checkpoint.DB, src Source, dst Destination, opts CopyOptions)
 		src: src, dst: dst, log: opts.Log, retried: &opts.Monitor.retries,
 		retry:        retryPolicy{retries: opts.Retries, base: opts.BackoffBase, max: opts.BackoffMax, retryable: copyRetryable},
 		noContentMD5: opts.NoContentMD5, server: opts.ServerSide, privateACL: opts.PrivateACL, uploads: db,
-		keepNewer: opts.KeepNewer, notYetGrace: opts.NotYetGrace,
+		keepNewer: opts.KeepNewer, notYetGrace: opts.NotYetGrace, notYetSince: opts.NotYetSince,
 	}
 	// An object absent at the source may be at the destination already (Mastodon's uploads
 	// after the switch): the destination is asked when it can answer.

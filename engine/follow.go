@@ -82,7 +82,8 @@ type FollowSummary struct {
 // While following, Mastodon may be writing to the destination already (after the switch), so
 // every pass asks the destination first (CopyOptions.KeepNewer) and never overwrites a newer
 // object, an object absent at the source but present at the destination is done (Found), and
-// one absent everywhere stays pending for NotYetGrace (Mastodon may be processing it).
+// one a pass found that is absent everywhere stays pending for NotYetGrace (Mastodon may be
+// processing it).
 func Follow(ctx context.Context, cat DeltaCatalog, db *checkpoint.DB, src Source, dst Destination, opts FollowOptions) (FollowSummary, error) {
 	opts = opts.withDefaults()
 	mon := opts.Copy.Monitor
@@ -94,6 +95,16 @@ func Follow(ctx context.Context, cat DeltaCatalog, db *checkpoint.DB, src Source
 		deadline = start.Add(opts.Until)
 	}
 	lastRescan, lastReconcile := start, start
+	// Only objects the passes found are young records that may not be at the source yet: the
+	// ones planned before following began are given up as missing at once, as by any copy.
+	since, err := db.FollowedAt()
+	if err != nil {
+		return sum, err
+	}
+	if since.IsZero() {
+		since = start
+	}
+	opts.Copy.NotYetSince = since
 	mon.SetFollow(state) // following shows from the first copy on
 	for n := 0; ; n++ {
 		final := !deadline.IsZero() && !time.Now().Before(deadline)
