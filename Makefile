@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/s3sync
 ENVFILE := .tools/test-env.sh
 
-.PHONY: build test test-long test-providers services demo lint bench clean release image
+.PHONY: build test test-long test-providers services demo demo-follow lint bench clean release image
 
 build:
 	$(GO) build -o $(BIN) ./cmd/s3sync
@@ -31,6 +31,11 @@ test-providers:
 ## demo: a throwaway sandbox, then plan → copy → report
 demo: services build
 	scripts/demo.sh
+
+## demo-follow: the zero-downtime cutover on a fresh sandbox: copy --follow while a simulated Mastodon
+## uploads to the old bucket, then (after the switch) to the new one; stop when quiet, report, verify
+demo-follow: services build
+	scripts/demo-follow.sh
 
 ## bench: s3sync vs the raw GET→PUT loop and rclone, plan/resume/checkpoint figures (BENCHMARKS.md)
 ## BENCH_SCALE=quick (default, about 6 minutes) or full (about 40 minutes); results in artifacts/bench/
