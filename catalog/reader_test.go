@@ -13,41 +13,6 @@ import (
 	"github.com/s3sync/s3sync/catalog/pgtest"
 )
 
-func open(t *testing.T, cfg catalog.DBConfig) *catalog.Reader {
-	t.Helper()
-	r, err := catalog.Open(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(r.Close)
-	return r
-}
-
-// scanAll scans kind and returns every page.
-func scanAll(t *testing.T, r *catalog.Reader, kind catalog.Kind, opts catalog.ScanOptions) []catalog.Page {
-	t.Helper()
-	var pages []catalog.Page
-	err := r.Scan(context.Background(), kind, opts, func(p catalog.Page) error {
-		pages = append(pages, p)
-		return nil
-	})
-	if err != nil {
-		t.Fatalf("scan %s: %v", kind, err)
-	}
-	return pages
-}
-
-// keys returns "id style: key" for every object of the pages.
-func keys(pages []catalog.Page) []string {
-	var out []string
-	for _, p := range pages {
-		for _, o := range p.Objects {
-			out = append(out, strconv.FormatInt(o.RecordID, 10)+" "+o.Attachment+"/"+o.Style+": "+o.Key())
-		}
-	}
-	return out
-}
-
 func sum(pages []catalog.Page) (records, skipped int, invalid []string) {
 	for _, p := range pages {
 		records += p.Records
@@ -112,7 +77,7 @@ INSERT INTO backups (id, user_id, dump_file_name, dump_content_type, dump_file_s
 func TestScanModern(t *testing.T) {
 	db := pgtest.NewDatabase(t, pgtest.Schema(pgtest.ModernSchema))
 	db.Exec(t, modernRows)
-	r := open(t, db.Config)
+	r := pgtest.Open(t, db.Config)
 
 	tests := []struct {
 		kind    catalog.Kind
@@ -212,8 +177,8 @@ func TestScanModern(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.kind), func(t *testing.T) {
-			pages := scanAll(t, r, tt.kind, catalog.ScanOptions{})
-			assertKeys(t, tt.kind, keys(pages), tt.want)
+			pages := pgtest.ScanAll(t, r, tt.kind, catalog.ScanOptions{})
+			assertKeys(t, tt.kind, pgtest.Keys(pages), tt.want)
 			records, skipped, invalid := sum(pages)
 			if records != tt.records || skipped != tt.skipped || !reflect.DeepEqual(invalid, tt.invalid) {
 				t.Errorf("records %d skipped %d invalid %q, want %d %d %q", records, skipped, invalid, tt.records, tt.skipped, tt.invalid)
@@ -226,7 +191,7 @@ func TestScanModern(t *testing.T) {
 	}
 
 	// Fields other than the key, on a few objects.
-	pages := scanAll(t, r, catalog.MediaAttachments, catalog.ScanOptions{})
+	pages := pgtest.ScanAll(t, r, catalog.MediaAttachments, catalog.ScanOptions{})
 	byKey := map[string]catalog.Object{}
 	for _, o := range pages[0].Objects {
 		byKey[o.Key()] = o
@@ -243,7 +208,7 @@ func TestScanModern(t *testing.T) {
 	if orig.Size != 1000 || orig.ContentType != "image/jpeg" || orig.Remote || orig.Kind != catalog.MediaAttachments || orig.RecordID != 1 {
 		t.Errorf("image original: %+v", orig)
 	}
-	bpages := scanAll(t, r, catalog.Backups, catalog.ScanOptions{})
+	bpages := pgtest.ScanAll(t, r, catalog.Backups, catalog.ScanOptions{})
 	if o := bpages[0].Objects[0]; o.Size != 5000000000 || o.ContentType != "application/zip" {
 		t.Errorf("backup: %+v", o)
 	}
@@ -262,7 +227,7 @@ INSERT INTO preview_cards (id, url, image_file_name, image_content_type) VALUES 
 INSERT INTO site_uploads (id, var, file_file_name, file_content_type) VALUES (1, 'thumbnail', 't.png', 'image/png');
 INSERT INTO backups (id, dump_file_name, dump_content_type, dump_file_size) VALUES (1, 'b.zip', 'application/zip', 7);
 `)
-	r := open(t, db.Config)
+	r := pgtest.Open(t, db.Config)
 
 	if r.Available(catalog.PreviewCardProviders) || !r.Available(catalog.Backups) {
 		t.Error("Available: wrong tables")
@@ -294,8 +259,8 @@ INSERT INTO backups (id, dump_file_name, dump_content_type, dump_file_size) VALU
 		catalog.Backups: {"1 dump/original: backups/dumps/000/000/001/original/b.zip"},
 	}
 	for kind, w := range want {
-		pages := scanAll(t, r, kind, catalog.ScanOptions{})
-		assertKeys(t, kind, keys(pages), w)
+		pages := pgtest.ScanAll(t, r, kind, catalog.ScanOptions{})
+		assertKeys(t, kind, pgtest.Keys(pages), w)
 		if _, skipped, _ := sum(pages); skipped != 0 {
 			t.Errorf("%s: skipped %d", kind, skipped)
 		}
@@ -321,8 +286,8 @@ INSERT INTO media_attachments (id, file_file_name, file_content_type, remote_url
     thumbnail_file_name, thumbnail_content_type) VALUES
  (1, 'a.mp3', 'audio/mpeg', 'https://remote.example/a.mp3', 4, 1, 'cover.jpg', 'image/jpeg');
 `)
-	r := open(t, db.Config)
-	assertKeys(t, catalog.MediaAttachments, keys(scanAll(t, r, catalog.MediaAttachments, catalog.ScanOptions{})), []string{
+	r := pgtest.Open(t, db.Config)
+	assertKeys(t, catalog.MediaAttachments, pgtest.Keys(pgtest.ScanAll(t, r, catalog.MediaAttachments, catalog.ScanOptions{})), []string{
 		"1 file/original: cache/media_attachments/files/000/000/001/original/a.mp3",
 		"1 thumbnail/original: media_attachments/thumbnails/000/000/001/original/cover.jpg",
 	})
@@ -331,7 +296,7 @@ INSERT INTO media_attachments (id, file_file_name, file_content_type, remote_url
 func TestScanMissingRequiredColumn(t *testing.T) {
 	db := pgtest.NewDatabase(t, pgtest.Schema(pgtest.ModernSchema))
 	db.Exec(t, `ALTER TABLE accounts DROP COLUMN header_file_name;`)
-	r := open(t, db.Config)
+	r := pgtest.Open(t, db.Config)
 	err := r.Scan(context.Background(), catalog.Accounts, catalog.ScanOptions{}, func(catalog.Page) error { return nil })
 	if err == nil || !strings.Contains(err.Error(), "accounts") || !strings.Contains(err.Error(), "header_file_name") {
 		t.Errorf("err = %v, want one naming accounts and header_file_name", err)
@@ -369,7 +334,7 @@ func TestScanPagination(t *testing.T) {
 	db := pgtest.NewDatabase(t, pgtest.Schema(pgtest.ModernSchema))
 	ids := []int64{3, 10, 11, 250, 1000, 1001, 109876543210987654}
 	insertBackups(t, db, ids[3], ids[0], ids[6], ids[1], ids[5], ids[2], ids[4]) // out of order
-	r := open(t, db.Config)
+	r := pgtest.Open(t, db.Config)
 
 	tests := []struct {
 		name      string
@@ -391,7 +356,7 @@ func TestScanPagination(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			pages := scanAll(t, r, catalog.Backups, tt.opts)
+			pages := pgtest.ScanAll(t, r, catalog.Backups, tt.opts)
 			if got := recordIDs(pages); !reflect.DeepEqual(got, tt.wantIDs) {
 				t.Errorf("ids %v, want %v", got, tt.wantIDs)
 			}
@@ -412,7 +377,7 @@ func TestScanPagination(t *testing.T) {
 func TestScanCallbackError(t *testing.T) {
 	db := pgtest.NewDatabase(t, pgtest.Schema(pgtest.ModernSchema))
 	insertBackups(t, db, 1, 2, 3, 4, 5)
-	r := open(t, db.Config)
+	r := pgtest.Open(t, db.Config)
 	stop := errors.New("stop")
 	calls := 0
 	err := r.Scan(context.Background(), catalog.Backups, catalog.ScanOptions{PageSize: 2}, func(catalog.Page) error {
@@ -431,7 +396,7 @@ func TestScanCallbackError(t *testing.T) {
 func TestScanCanceled(t *testing.T) {
 	db := pgtest.NewDatabase(t, pgtest.Schema(pgtest.ModernSchema))
 	insertBackups(t, db, 1, 2, 3)
-	r := open(t, db.Config)
+	r := pgtest.Open(t, db.Config)
 	ctx, cancel := context.WithCancel(context.Background())
 	err := r.Scan(ctx, catalog.Backups, catalog.ScanOptions{PageSize: 1}, func(catalog.Page) error {
 		cancel()
@@ -444,7 +409,7 @@ func TestScanCanceled(t *testing.T) {
 
 func TestScanArguments(t *testing.T) {
 	db := pgtest.NewDatabase(t, pgtest.Schema(pgtest.ModernSchema))
-	r := open(t, db.Config)
+	r := pgtest.Open(t, db.Config)
 	fn := func(catalog.Page) error { return nil }
 	if err := r.Scan(context.Background(), "statuses", catalog.ScanOptions{}, fn); err == nil {
 		t.Error("no error for an unknown kind")
@@ -513,7 +478,7 @@ func TestOpenDialFunc(t *testing.T) {
 		var d net.Dialer
 		return d.DialContext(ctx, "tcp", real)
 	}
-	r := open(t, cfg)
+	r := pgtest.Open(t, cfg)
 	if n, err := r.Count(context.Background(), catalog.Backups); err != nil || n != 1 {
 		t.Errorf("Count = %d, %v", n, err)
 	}

@@ -19,7 +19,7 @@ import (
 func TestScanAfterID(t *testing.T) {
 	db := pgtest.NewDatabase(t, pgtest.Schema(pgtest.ModernSchema))
 	insertBackups(t, db, 1, 2, 5, 9, 12, 40)
-	r := open(t, db.Config)
+	r := pgtest.Open(t, db.Config)
 	after := int64(5)
 	cases := []struct {
 		opts catalog.ScanOptions
@@ -30,12 +30,12 @@ func TestScanAfterID(t *testing.T) {
 		{catalog.ScanOptions{AfterID: &after, Limit: 2}, []int64{9, 12}},
 	}
 	for _, tc := range cases {
-		if got := recordIDs(scanAll(t, r, catalog.Backups, tc.opts)); !reflect.DeepEqual(got, tc.want) {
+		if got := recordIDs(pgtest.ScanAll(t, r, catalog.Backups, tc.opts)); !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("%+v: ids %v, want %v", tc.opts, got, tc.want)
 		}
 	}
 	zero := int64(0)
-	if got := recordIDs(scanAll(t, r, catalog.Backups, catalog.ScanOptions{AfterID: &zero, Offset: 3})); len(got) != 6 {
+	if got := recordIDs(pgtest.ScanAll(t, r, catalog.Backups, catalog.ScanOptions{AfterID: &zero, Offset: 3})); len(got) != 6 {
 		t.Errorf("AfterID 0: ids %v, want all", got)
 	}
 }
@@ -64,7 +64,7 @@ func terminateBackends(t *testing.T, db *pgtest.Database) int {
 func TestReaderReconnect(t *testing.T) {
 	db := pgtest.NewDatabase(t, pgtest.Schema(pgtest.ModernSchema))
 	insertBackups(t, db, 1, 2, 3, 4, 5)
-	r := open(t, db.Config)
+	r := pgtest.Open(t, db.Config)
 	ctx := context.Background()
 
 	var ids []int64
@@ -87,7 +87,7 @@ func TestReaderReconnect(t *testing.T) {
 		t.Fatal(err)
 	}
 	last := ids[len(ids)-1]
-	ids = append(ids, recordIDs(scanAll(t, r, catalog.Backups, catalog.ScanOptions{PageSize: 2, AfterID: &last}))...)
+	ids = append(ids, recordIDs(pgtest.ScanAll(t, r, catalog.Backups, catalog.ScanOptions{PageSize: 2, AfterID: &last}))...)
 	if want := []int64{1, 2, 3, 4, 5}; !reflect.DeepEqual(ids, want) {
 		t.Errorf("ids %v, want %v", ids, want)
 	}
@@ -120,7 +120,7 @@ func TestReaderReconnectRefused(t *testing.T) {
 		var d net.Dialer
 		return d.DialContext(ctx, network, net.JoinHostPort(db.Config.Host, strconv.FormatInt(dialPort.Load(), 10)))
 	}
-	r := open(t, cfg)
+	r := pgtest.Open(t, cfg)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

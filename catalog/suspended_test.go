@@ -20,14 +20,14 @@ INSERT INTO media_attachments (id, account_id, file_file_name, file_content_type
  (1, 1, 'a.jpg', 'image/jpeg', '', 0, '{"original":{}}'),
  (2, 3, 'c.jpg', 'image/jpeg', '', 0, '{"original":{}}'),
  (3, NULL, 'n.jpg', 'image/jpeg', '', 0, '{"original":{}}');`)
-	r := open(t, db.Config)
+	r := pgtest.Open(t, db.Config)
 	want := map[catalog.Kind]map[int64]bool{
 		catalog.Accounts:         {1: false, 3: true},
 		catalog.MediaAttachments: {1: false, 2: true, 3: false},
 	}
 	for kind, byID := range want {
 		n := 0
-		for _, p := range scanAll(t, r, kind, catalog.ScanOptions{}) {
+		for _, p := range pgtest.ScanAll(t, r, kind, catalog.ScanOptions{}) {
 			for _, o := range p.Objects {
 				n++
 				if o.Suspended != byID[o.RecordID] {

@@ -97,14 +97,17 @@ func (db *DB) AddCopyRun() error {
 }
 
 // PlannedAt returns when plan last finished, the zero time when it never did.
-func (db *DB) PlannedAt() (time.Time, error) {
-	v, err := db.GetMeta(metaPlannedAt)
+func (db *DB) PlannedAt() (time.Time, error) { return db.timeMeta(metaPlannedAt) }
+
+// timeMeta reads a time SetMeta stored as RFC 3339; the zero time when none is stored.
+func (db *DB) timeMeta(key string) (time.Time, error) {
+	v, err := db.GetMeta(key)
 	if err != nil || v == "" {
 		return time.Time{}, err
 	}
 	t, err := time.Parse(time.RFC3339, v)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("checkpoint: %w: meta %s is %q", ErrCorrupt, metaPlannedAt, v)
+		return time.Time{}, fmt.Errorf("checkpoint: %w: meta %s is %q", ErrCorrupt, key, v)
 	}
 	return t, nil
 }
@@ -117,24 +120,15 @@ func (db *DB) SetPlannedAt(t time.Time) error {
 // FollowedAt returns when `copy --follow` first ran on the checkpoint, the zero time when it
 // never did. From then on Mastodon may write to the destination (the switch), so every copy
 // asks the destination before writing.
-func (db *DB) FollowedAt() (time.Time, error) {
-	v, err := db.GetMeta(metaFollowedAt)
-	if err != nil || v == "" {
-		return time.Time{}, err
-	}
-	t, err := time.Parse(time.RFC3339, v)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("checkpoint: %w: meta %s is %q", ErrCorrupt, metaFollowedAt, v)
-	}
-	return t, nil
-}
+func (db *DB) FollowedAt() (time.Time, error) { return db.timeMeta(metaFollowedAt) }
 
-// SetFollowedAt records that following started at t, unless an earlier start is recorded.
+// SetFollowedAt records that following started at t (to the nanosecond: objects planned a
+// moment before are older), unless an earlier start is recorded.
 func (db *DB) SetFollowedAt(t time.Time) error {
 	if have, err := db.FollowedAt(); err != nil || !have.IsZero() {
 		return err
 	}
-	return db.SetMeta(metaFollowedAt, t.UTC().Format(time.RFC3339))
+	return db.SetMeta(metaFollowedAt, t.UTC().Format(time.RFC3339Nano))
 }
 
 // Watermark returns the position up to which `plan --changed` has read kind's records, in the

@@ -99,6 +99,7 @@ type CopyOptions struct {
 // CopySummary is what a copy run did.
 type CopySummary struct {
 	Done, Failed, Missing int64 // objects that reached each status in this run
+	Found                 int64 // of Done, those the destination held already (not copied)
 	Bytes                 int64 // bytes written to the destination
 	Retries               int64 // retried requests
 	Left                  int64 // objects still pending at the end

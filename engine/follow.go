@@ -52,7 +52,7 @@ type FollowPass struct {
 	Reconcile bool          // the pass was a full, reconciling plan
 	Final     bool          // the last pass, before Follow returns
 	Records   int64         // records the pass's plan read
-	Added     int64         // objects the pass's plan added
+	Added     int64         // objects the pass's plan queued: new ones, and replaced files starting over
 	Stale     int64         // objects the pass's plan marked stale
 	Copied    CopySummary   // what the pass's copy did
 	Took      time.Duration // the whole pass
@@ -65,6 +65,7 @@ type FollowSummary struct {
 	Records     int64 // records read by the passes
 	Added       int64 // objects added by the passes
 	Done        int64 // objects done, over all copies
+	Found       int64 // of Done, those the destination held already
 	Failed      int64
 	Missing     int64
 	Bytes       int64
@@ -136,6 +137,7 @@ func Follow(ctx context.Context, cat DeltaCatalog, db *checkpoint.DB, src Source
 		copied, err := Copy(ctx, db, src, dst, copyOpts)
 		pass.Copied = copied
 		sum.Done += copied.Done
+		sum.Found += copied.Found
 		sum.Failed += copied.Failed
 		sum.Missing += copied.Missing
 		sum.Bytes += copied.Bytes
@@ -204,10 +206,15 @@ func Follow(ctx context.Context, cat DeltaCatalog, db *checkpoint.DB, src Source
 // followPlan is a pass's plan: new records only, or also replaced files (Rescan), or a full
 // reconciling plan (Reconcile).
 func followPlan(ctx context.Context, cat DeltaCatalog, db *checkpoint.DB, opts FollowOptions, pass *FollowPass) error {
+	// What the pass queued is what it added to the pending objects: new records' objects, and
+	// known ones whose file was replaced (Merge starts them over).
+	before, err := pendingCount(db, opts.Copy.Kinds)
+	if err != nil {
+		return err
+	}
 	plan := opts.Plan
 	plan.Limit, plan.Offset = 0, 0
 	var sums []KindSummary
-	var err error
 	if pass.Reconcile {
 		plan.Full = true
 		sums, err = Plan(ctx, cat, db, plan)
@@ -217,9 +224,13 @@ func followPlan(ctx context.Context, cat DeltaCatalog, db *checkpoint.DB, opts F
 	}
 	for _, s := range sums {
 		pass.Records += s.Records
-		pass.Added += s.New
 		pass.Stale += s.Stale
 	}
+	after, cerr := pendingCount(db, opts.Copy.Kinds)
+	if err == nil {
+		err = cerr
+	}
+	pass.Added = max(after-before, 0)
 	return err
 }
 

@@ -90,6 +90,7 @@ type Tally struct {
 type Progress struct {
 	Total   Tally `json:"total"` // objects the run takes: pending at its start, capped by the limit
 	Done    Tally `json:"done"`
+	Found   Tally `json:"found"` // of Done, those the destination held already: not copied (copy --follow, after the switch)
 	Failed  Tally `json:"failed"`
 	Missing Tally `json:"missing"`
 }
@@ -225,6 +226,9 @@ func (m *Monitor) committed(batch []result, now time.Time) {
 			run.Done.Objects++
 			run.Done.Bytes += r.Bytes
 			m.processed.Bytes += r.Bytes
+			if r.Found {
+				run.Found.Objects++
+			}
 		case checkpoint.Failed:
 			run.Failed.Objects++
 			run.Failed.Bytes += r.size
@@ -341,7 +345,7 @@ func (m *Monitor) Snapshot() Snapshot {
 			s.Checkpoint[string(st)] = t
 		}
 		s.Kinds = append(s.Kinds, ks)
-		for _, p := range []struct{ sum, add *Tally }{{&s.Run.Total, &run.Total}, {&s.Run.Done, &run.Done},
+		for _, p := range []struct{ sum, add *Tally }{{&s.Run.Total, &run.Total}, {&s.Run.Done, &run.Done}, {&s.Run.Found, &run.Found},
 			{&s.Run.Failed, &run.Failed}, {&s.Run.Missing, &run.Missing}} {
 			p.sum.Objects += p.add.Objects
 			p.sum.Bytes += p.add.Bytes

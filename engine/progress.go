@@ -29,7 +29,7 @@ func newProgress(db *checkpoint.DB, opts CopyOptions) (*progress, error) {
 
 func (p *progress) summary() CopySummary {
 	run := p.mon.Snapshot().Run
-	return CopySummary{Done: run.Done.Objects, Failed: run.Failed.Objects, Missing: run.Missing.Objects, Bytes: run.Done.Bytes}
+	return CopySummary{Done: run.Done.Objects, Found: run.Found.Objects, Failed: run.Failed.Objects, Missing: run.Missing.Objects, Bytes: run.Done.Bytes}
 }
 
 // report logs one progress line (unless QuietProgress) and refreshes the status file.

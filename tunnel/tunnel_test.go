@@ -1,7 +1,6 @@
 package tunnel_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -21,6 +19,7 @@ import (
 
 	"github.com/s3sync/s3sync/catalog"
 	"github.com/s3sync/s3sync/catalog/pgtest"
+	"github.com/s3sync/s3sync/internal/testio"
 	"github.com/s3sync/s3sync/tunnel"
 	"github.com/s3sync/s3sync/tunnel/sshtest"
 )
@@ -56,47 +55,11 @@ func backupsDB(t *testing.T, n int) *pgtest.Database {
 	return db
 }
 
-// open opens a catalog reader and closes it when the test ends.
-func open(t *testing.T, cfg catalog.DBConfig) *catalog.Reader {
-	t.Helper()
-	r, err := catalog.Open(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(r.Close)
-	return r
-}
-
-// scanAll scans kind and returns every page.
-func scanAll(t *testing.T, r *catalog.Reader, kind catalog.Kind, opts catalog.ScanOptions) []catalog.Page {
-	t.Helper()
-	var pages []catalog.Page
-	err := r.Scan(context.Background(), kind, opts, func(p catalog.Page) error {
-		pages = append(pages, p)
-		return nil
-	})
-	if err != nil {
-		t.Fatalf("scan %s: %v", kind, err)
-	}
-	return pages
-}
-
-// keys returns "id style: key" for every object of the pages.
-func keys(pages []catalog.Page) []string {
-	var out []string
-	for _, p := range pages {
-		for _, o := range p.Objects {
-			out = append(out, strconv.FormatInt(o.RecordID, 10)+" "+o.Attachment+"/"+o.Style+": "+o.Key())
-		}
-	}
-	return out
-}
-
 // Every way of logging in reads the same records as a direct connection.
 func TestTunnelAuthentication(t *testing.T) {
 	srv := sshtest.New(t)
 	db := backupsDB(t, 10)
-	want := keys(scanAll(t, open(t, db.Config), catalog.Backups, catalog.ScanOptions{PageSize: 3}))
+	want := pgtest.Keys(pgtest.ScanAll(t, pgtest.Open(t, db.Config), catalog.Backups, catalog.ScanOptions{PageSize: 3}))
 
 	cases := map[string]func(*tunnel.Config){
 		"ed25519 key": func(c *tunnel.Config) { c.KeyFile = srv.Key },
@@ -123,7 +86,7 @@ func TestTunnelAuthentication(t *testing.T) {
 			cfg := srv.Tunnel()
 			set(&cfg)
 			tun := openTunnel(t, cfg)
-			got := keys(scanAll(t, open(t, through(db, tun)), catalog.Backups, catalog.ScanOptions{PageSize: 3}))
+			got := pgtest.Keys(pgtest.ScanAll(t, pgtest.Open(t, through(db, tun)), catalog.Backups, catalog.ScanOptions{PageSize: 3}))
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("through the tunnel:\n%q\nwant:\n%q", got, want)
 			}
@@ -269,28 +232,10 @@ func TestTunnelServerDown(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log destination the tunnel's goroutines may write to.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // insecure_ignore_host_key connects to an unknown host, with a warning on every connection.
 func TestTunnelInsecureIgnoreHostKey(t *testing.T) {
 	srv := sshtest.New(t)
-	var logs syncBuffer
+	var logs testio.Buffer
 	cfg := srv.Tunnel()
 	cfg.KeyFile, cfg.KnownHosts, cfg.InsecureIgnoreHostKey = srv.Key, sshtest.WriteKnownHosts(t), true
 	cfg.Log = zerolog.New(&logs)
@@ -315,7 +260,7 @@ func TestTunnelLocalForward(t *testing.T) {
 
 	direct := db.Config
 	direct.Host, direct.Port = "127.0.0.1", tun.Addr().(*net.TCPAddr).Port
-	r := open(t, direct)
+	r := pgtest.Open(t, direct)
 	if n, err := r.Count(context.Background(), catalog.Backups); err != nil || n != 2 {
 		t.Fatalf("count through the forward: %d %v", n, err)
 	}
@@ -364,7 +309,7 @@ func TestTunnelSSHDRestart(t *testing.T) {
 	cfg := in.Tunnel()
 	cfg.KeyFile = srv.Key
 	tun := openTunnel(t, cfg)
-	r := open(t, through(db, tun))
+	r := pgtest.Open(t, through(db, tun))
 	ctx := context.Background()
 
 	var ids []int64
@@ -407,11 +352,11 @@ func TestTunnelKeepalive(t *testing.T) {
 	srv := sshtest.New(t)
 	db := backupsDB(t, 1)
 	in := srv.StartInstance(t)
-	var logs syncBuffer
+	var logs testio.Buffer
 	cfg := in.Tunnel()
 	cfg.KeyFile, cfg.Keepalive, cfg.Log = srv.Key, 200*time.Millisecond, zerolog.New(&logs)
 	tun := openTunnel(t, cfg)
-	r := open(t, through(db, tun))
+	r := pgtest.Open(t, through(db, tun))
 
 	// Freeze the processes serving the connection; the listener still accepts new ones.
 	in.Signal(syscall.SIGSTOP)

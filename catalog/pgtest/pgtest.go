@@ -183,3 +183,39 @@ func uniqueName(testName string) string {
 	}
 	return prefix + slug + suffix
 }
+
+// Open opens a catalog reader of cfg and closes it when the test ends.
+func Open(t testing.TB, cfg catalog.DBConfig) *catalog.Reader {
+	t.Helper()
+	r, err := catalog.Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Close)
+	return r
+}
+
+// ScanAll scans kind and returns every page.
+func ScanAll(t testing.TB, r *catalog.Reader, kind catalog.Kind, opts catalog.ScanOptions) []catalog.Page {
+	t.Helper()
+	var pages []catalog.Page
+	err := r.Scan(context.Background(), kind, opts, func(p catalog.Page) error {
+		pages = append(pages, p)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("scan %s: %v", kind, err)
+	}
+	return pages
+}
+
+// Keys returns "id attachment/style: key" for every object of the pages.
+func Keys(pages []catalog.Page) []string {
+	var out []string
+	for _, p := range pages {
+		for _, o := range p.Objects {
+			out = append(out, fmt.Sprintf("%d %s/%s: %s", o.RecordID, o.Attachment, o.Style, o.Key()))
+		}
+	}
+	return out
+}

@@ -297,7 +297,7 @@ func runFollow(c *cli.Context, g *globals, cfg *Config, o copyOptions, db *check
 		ReconcileEvery: o.follow.reconcileEvery, Plan: planOpts, Copy: copyOpts,
 		OnPass: func(p engine.FollowPass) { logPass(g, p) },
 	})
-	return engine.CopySummary{Done: fs.Done, Failed: fs.Failed, Missing: fs.Missing, Bytes: fs.Bytes, Left: fs.Left,
+	return engine.CopySummary{Done: fs.Done, Found: fs.Found, Failed: fs.Failed, Missing: fs.Missing, Bytes: fs.Bytes, Left: fs.Left,
 		Retries: copyOpts.Monitor.Snapshot().Retries, Elapsed: time.Since(start), Interrupted: fs.Interrupted}, err
 }
 
@@ -313,9 +313,10 @@ func logPass(g *globals, p engine.FollowPass) {
 		what = "new records and replaced files"
 	}
 	ev := g.log.Info().Int("pass", p.N).Str("read", what).Int64("records", p.Records).Int64("added", p.Added).
-		Int64("copied", p.Copied.Done).Int64("missing", p.Copied.Missing).Int64("failed", p.Copied.Failed).
-		Int64("pending", p.State.Pending).Dur("lag", time.Duration(p.State.LagSeconds*float64(time.Second)).Round(time.Second)).
-		Dur("took", p.Took.Round(time.Millisecond))
+		Int64("copied", p.Copied.Done-p.Copied.Found).Int64("found", p.Copied.Found).Int64("missing", p.Copied.Missing).
+		Int64("failed", p.Copied.Failed).Int64("pending", p.State.Pending).
+		Str("lag", time.Duration(p.State.LagSeconds*float64(time.Second)).Round(time.Second).String()).
+		Str("took", p.Took.Round(time.Millisecond).String())
 	if p.Stale > 0 {
 		ev = ev.Int64("stale", p.Stale)
 	}
@@ -423,10 +424,13 @@ func shellQuote(s string) string {
 func printCopySummary(g *globals, s engine.CopySummary) {
 	rate := 0.0
 	if secs := s.Elapsed.Seconds(); secs > 0 {
-		rate = float64(s.Done) / secs
+		rate = float64(s.Done-s.Found) / secs
 	}
 	fmt.Fprintf(g.stdout, "copied %d object(s), %s in %s (%.1f obj/s); missing %d, failed %d, retries %d, still pending %d\n",
-		s.Done, human.Bytes(s.Bytes), s.Elapsed.Round(time.Millisecond), rate, s.Missing, s.Failed, s.Retries, s.Left)
+		s.Done-s.Found, human.Bytes(s.Bytes), s.Elapsed.Round(time.Millisecond), rate, s.Missing, s.Failed, s.Retries, s.Left)
+	if s.Found > 0 {
+		fmt.Fprintf(g.stdout, "found %d object(s) already at the destination (Mastodon wrote them there after the switch): done, not copied\n", s.Found)
+	}
 }
 
 // dryRun lists the pending objects a copy would take, without S3 or checkpoint writes.

@@ -54,19 +54,7 @@ func runUsage(c *cli.Context, g *globals, o usageOptions) error {
 	if err != nil {
 		return err
 	}
-	if !o.noDB && cfg.Database != nil {
-		reader, closeReader, err := openCatalog(c.Context, g, cfg)
-		if err != nil {
-			return err
-		}
-		defer closeReader()
-		for i := range rows {
-			if n, err := reader.Count(c.Context, catalog.Kind(rows[i].Kind)); err == nil {
-				rows[i].Records = n
-			}
-		}
-	}
-	return engine.WriteUsage(g.stdout, rows)
+	return writeUsage(c, g, o, cfg, rows)
 }
 
 // runUsageMerge is `usage --merge a.db b.db …`: the rows of every checkpoint added up kind by
@@ -86,6 +74,12 @@ func runUsageMerge(c *cli.Context, g *globals, o usageOptions, cfg *Config, kind
 		parts = append(parts, rows)
 	}
 	rows := engine.MergeUsage(parts...)
+	return writeUsage(c, g, o, cfg, rows)
+}
+
+// writeUsage prints the usage rows, with each kind's record count from the database when it
+// is configured and not refused with --no-database.
+func writeUsage(c *cli.Context, g *globals, o usageOptions, cfg *Config, rows []engine.UsageRow) error {
 	if !o.noDB && cfg.Database != nil {
 		reader, closeReader, err := openCatalog(c.Context, g, cfg)
 		if err != nil {

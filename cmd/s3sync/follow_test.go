@@ -5,31 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/s3sync/s3sync/catalog/pgtest"
 	"github.com/s3sync/s3sync/checkpoint"
+	"github.com/s3sync/s3sync/internal/testio"
 )
-
-// syncBuffer is a bytes.Buffer safe for a process writing while the test reads.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // passes returns the number of the last pass a `copy --follow` logged (JSON lines), -1 before
 // the first.
@@ -80,7 +62,7 @@ func followCutover(t *testing.T, serverSide string) {
 
 	// 1. Bulk copy, following.
 	cmd := s.command("copy", "--follow", "--interval", "300ms", "--rescan-every", "2s", "--concurrency", "4", "--server-side", serverSide)
-	logs := new(syncBuffer)
+	logs := new(testio.Buffer)
 	cmd.Stderr = logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -7,7 +7,6 @@
 package sshtest
 
 import (
-	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/pem"
@@ -28,6 +27,7 @@ import (
 	"golang.org/x/crypto/ssh/agent"
 	"golang.org/x/crypto/ssh/knownhosts"
 
+	"github.com/s3sync/s3sync/internal/testio"
 	"github.com/s3sync/s3sync/tunnel"
 )
 
@@ -130,7 +130,7 @@ type Instance struct {
 	pidFile string
 	mu      sync.Mutex
 	cmd     *exec.Cmd
-	log     *syncBuffer
+	log     *testio.Buffer
 }
 
 // StartInstance starts a private sshd on a free loopback port; it is killed when the test ends.
@@ -178,7 +178,7 @@ func (in *Instance) TryStart() error {
 	}
 	// -p overrides the config's Port; -D keeps sshd in the foreground, our child.
 	cmd := exec.Command(in.sshd, "-D", "-e", "-f", in.config, "-p", strconv.Itoa(in.Port), "-o", "PidFile="+in.pidFile)
-	in.log = new(syncBuffer)
+	in.log = new(testio.Buffer)
 	cmd.Stdout, cmd.Stderr = in.log, in.log
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("sshtest: start sshd: %v", err)
@@ -197,24 +197,6 @@ func (in *Instance) TryStart() error {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-// syncBuffer is a bytes.Buffer for a process's output, read while it runs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // Kill kills the instance's sshd and every process it started (the sessions it serves), as
