@@ -14,6 +14,9 @@ const (
 	DefaultFollowInterval = 30 * time.Second
 	DefaultRescanEvery    = 10 * time.Minute
 	DefaultNotYetGrace    = 15 * time.Minute
+	// MaxFollowPlanFailures is how many passes in a row may lose the database before Follow
+	// gives up with the error (about 10 minutes at the default interval).
+	MaxFollowPlanFailures = 20
 )
 
 // FollowOptions tunes Follow.
@@ -47,16 +50,17 @@ type FollowOptions struct {
 
 // FollowPass is one pass of Follow.
 type FollowPass struct {
-	N         int           // 0 for the first copy of what was pending, then 1, 2, …
-	Rescan    bool          // the pass looked for replaced files too
-	Reconcile bool          // the pass was a full, reconciling plan
-	Final     bool          // the last pass, before Follow returns
-	Records   int64         // records the pass's plan read
-	Added     int64         // objects the pass's plan queued: new ones, and replaced files starting over
-	Stale     int64         // objects the pass's plan marked stale
-	Copied    CopySummary   // what the pass's copy did
-	Took      time.Duration // the whole pass
-	State     FollowState   // the state after the pass
+	N          int           // 0 for the first copy of what was pending, then 1, 2, …
+	Rescan     bool          // the pass looked for replaced files too
+	Reconcile  bool          // the pass was a full, reconciling plan
+	Final      bool          // the last pass, before Follow returns
+	PlanFailed bool          // the database did not answer: the pass copied what was pending, and read nothing
+	Records    int64         // records the pass's plan read
+	Added      int64         // objects the pass's plan queued: new ones, and replaced files starting over
+	Stale      int64         // objects the pass's plan marked stale
+	Copied     CopySummary   // what the pass's copy did
+	Took       time.Duration // the whole pass
+	State      FollowState   // the state after the pass
 }
 
 // FollowSummary is what Follow did over all its passes.
@@ -96,6 +100,7 @@ func Follow(ctx context.Context, cat DeltaCatalog, db *checkpoint.DB, src Source
 		deadline = start.Add(opts.Until)
 	}
 	lastRescan, lastReconcile := start, start
+	planFailures := 0 // passes in a row whose plan lost the database
 	// Only objects the passes found are young records that may not be at the source yet: the
 	// ones planned before following began are given up as missing at once, as by any copy.
 	since, err := db.FollowedAt()
@@ -114,12 +119,30 @@ func Follow(ctx context.Context, cat DeltaCatalog, db *checkpoint.DB, src Source
 		if n > 0 {
 			pass.Reconcile = opts.ReconcileEvery > 0 && time.Since(lastReconcile) >= opts.ReconcileEvery
 			pass.Rescan = final || pass.Reconcile || time.Since(lastRescan) >= opts.RescanEvery
-			if err := followPlan(ctx, cat, db, opts, &pass); err != nil {
-				if ctx.Err() != nil {
-					sum.Interrupted = true
-					return sum, nil
+			err := followPlan(ctx, cat, db, opts, &pass)
+			switch {
+			case err != nil && ctx.Err() != nil:
+				sum.Interrupted = true
+				return sum, nil
+			case err != nil && catalog.IsConnectionError(err) && !final && planFailures < MaxFollowPlanFailures:
+				// The database went away (a restart, a failover): this pass copies what is
+				// pending, the next one reads again. Its watermarks did not move.
+				planFailures++
+				pass.PlanFailed = true
+				opts.Plan.Log.Warn().Err(err).Int("in_a_row", planFailures).
+					Msg("following: the database did not answer; the next pass reads it again")
+				if rc, ok := cat.(Reconnector); ok {
+					if rerr := rc.Reconnect(ctx); rerr != nil {
+						opts.Plan.Log.Warn().Err(rerr).Msg("following: reconnecting to the database failed; the next pass tries again")
+					}
 				}
+			case err != nil:
 				return sum, err
+			default:
+				planFailures = 0
+			}
+			if pass.PlanFailed {
+				pass.Rescan, pass.Reconcile = false, false
 			}
 			if pass.Rescan {
 				lastRescan = passStart

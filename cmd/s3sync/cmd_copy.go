@@ -320,6 +320,9 @@ func logPass(g *globals, p engine.FollowPass) {
 	if p.Stale > 0 {
 		ev = ev.Int64("stale", p.Stale)
 	}
+	if p.PlanFailed {
+		ev = ev.Str("database", "did not answer; read again next pass")
+	}
 	if p.Final {
 		ev.Msg("final pass")
 		return
