@@ -8,9 +8,20 @@
 #   BENCH_ONLY=mix,small,wan,large,plan,resume,profile   BENCH_ROUNDS=N   BENCH_WORK=DIR
 #
 # Results: artifacts/bench/results.md (tables), results.json (every run), *.pprof.
+#
+#   scripts/bench/run.sh follow [-rows N] [-rounds N] [-cold=false] [-keep]
+# instead measures what `copy --follow` costs the database on a 10M-row media_attachments
+# (scripts/bench/follow; about 10 minutes, 6 GiB in PostgreSQL's data directory while it
+# runs): artifacts/bench/follow.md.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 scripts/test-services.sh
+if [ "${1:-}" = follow ]; then
+  shift
+  . .tools/test-env.sh
+  echo "bench: load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+  exec go run ./scripts/bench/follow "$@"
+fi
 if ! command -v rclone >/dev/null 2>&1; then
   echo "bench: installing rclone (Debian package)" >&2
   DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
