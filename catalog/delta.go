@@ -73,7 +73,11 @@ func (r *Reader) ScanChanged(ctx context.Context, kind Kind, since Watermark, pa
 	upd := r.updatedAtExpr(q)
 	if upd != "" {
 		// Changed records among the known ones; few, so one page.
-		sql := "SELECT " + q.columns + ", " + upd + "::text FROM " + q.from + " WHERE id <= $1 AND " + upd + " > $2::text::timestamp ORDER BY id"
+		// No ORDER BY (Merge sorts a page itself): with one, PostgreSQL walks the whole primary
+		// key in order, flushing its cache, instead of a sequential scan; and $2::timestamp, not
+		// $2::text::timestamp, so the bound is parsed once, not for every row (BENCHMARKS.md,
+		// "copy --follow: what a pass costs the database": 3.8 times faster on 1M rows).
+		sql := "SELECT " + q.columns + ", " + upd + "::text FROM " + q.from + " WHERE id <= $1 AND " + upd + " > $2::timestamp"
 		var page Page
 		err := r.locked(func(conn *pgx.Conn) error {
 			after := "-infinity" // no timestamp seen yet: any row that has one changed since
