@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/s3sync
 ENVFILE := .tools/test-env.sh
 
-.PHONY: build test test-long test-providers services demo demo-follow lint bench clean release image
+.PHONY: bench-follow build test test-long test-providers services demo demo-follow lint bench clean release image
 
 build:
 	$(GO) build -o $(BIN) ./cmd/s3sync
@@ -41,6 +41,11 @@ demo-follow: services build
 ## BENCH_SCALE=quick (default, about 6 minutes) or full (about 40 minutes); results in artifacts/bench/
 bench:
 	scripts/bench/run.sh
+
+## bench-follow: what a copy --follow pass costs PostgreSQL on a 10M-row media_attachments
+## (BENCHMARKS.md); about 7 minutes and 5.4 GiB of disk, the database dropped at the end
+bench-follow: services
+	scripts/bench/run.sh follow
 
 ## release: static binaries for linux amd64/arm64, darwin amd64/arm64 and freebsd amd64 in dist/,
 ## named s3sync_<version>_<os>_<arch>, with dist/SHA256SUMS. VERSION=1.2.3 (default: git describe
