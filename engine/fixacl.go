@@ -21,6 +21,7 @@ var _ ACLSetter = (*storage.Client)(nil)
 type FixACLOptions struct {
 	Kinds       []string // kinds to fix, empty = all
 	Concurrency int      // PutObjectAcl requests in flight, 0 = 16
+	Retries     int      // retries of a PutObjectAcl that is throttled or fails: 0 = 10, negative = none
 	ACL         string   // canned ACL for every object; must not be empty
 	// PrivateACL is the ACL for objects of suspended accounts (checkpoint.Object.Private),
 	// "" = ACL for them too.
@@ -69,7 +70,7 @@ func FixACL(ctx context.Context, db *checkpoint.DB, dst ACLSetter, opts FixACLOp
 			acl, private = opts.PrivateACL, true
 		}
 		key := o.DestKey()
-		_, err := defaultRetry().do(ctx, func() error { return dst.PutACL(ctx, key, acl) })
+		_, err := requestRetry(opts.Retries).do(ctx, func() error { return dst.PutACL(ctx, key, acl) })
 		if err != nil && ctx.Err() != nil {
 			return ctx.Err()
 		}

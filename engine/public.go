@@ -27,6 +27,7 @@ type VerifyPublicOptions struct {
 	Kinds       []string // kinds to check; empty = all
 	Sample      int      // fetch this many done objects picked at random; 0 = all of them
 	Concurrency int      // fetches in flight; 0 = 16
+	Retries     int      // retries of a request that is throttled or fails: 0 = 10, negative = none
 	// Public reports whether visitors must be able to read an object: false for the media
 	// of suspended accounts under acl_policy = mastodon, which must not be readable.
 	Public func(checkpoint.Object) bool
@@ -64,7 +65,7 @@ func VerifyPublic(ctx context.Context, db *checkpoint.DB, dst PublicReader, opts
 	)
 	err = runPool(ctx, conc, sendEach(objs), func(gctx context.Context, o checkpoint.Object) error {
 		public := opts.Public == nil || opts.Public(o)
-		reason := publicProblem(gctx, dst, o, public)
+		reason := publicProblem(gctx, requestRetry(opts.Retries), dst, o, public)
 		if err := gctx.Err(); err != nil {
 			return err
 		}
@@ -88,12 +89,12 @@ func VerifyPublic(ctx context.Context, db *checkpoint.DB, dst PublicReader, opts
 }
 
 // publicProblem returns what a visitor would see wrongly of o, "" when nothing. Its requests
-// are retried (defaultRetry) when they fail with throttling or a server error, the anonymous
+// are retried (retry) when they fail with throttling or a server error, the anonymous
 // GET also when it is answered so (a CDN's 503): a busy provider is no problem of the object.
-func publicProblem(ctx context.Context, dst PublicReader, o checkpoint.Object, public bool) string {
+func publicProblem(ctx context.Context, retry retryPolicy, dst PublicReader, o checkpoint.Object, public bool) string {
 	key := o.DestKey()
 	var r storage.PublicResponse
-	get := defaultRetry()
+	get := retry
 	get.retryable = func(err error) bool {
 		var answered *retryableAnswer
 		return errors.As(err, &answered) || storage.IsRetryable(err)
@@ -121,7 +122,7 @@ func publicProblem(ctx context.Context, dst PublicReader, o checkpoint.Object, p
 		return fmt.Sprintf("HTTP %d for a visitor: the object is not public", r.Status)
 	}
 	var h storage.ObjectInfo
-	_, err = defaultRetry().do(ctx, func() error {
+	_, err = retry.do(ctx, func() error {
 		var err error
 		h, err = dst.Head(ctx, key)
 		return err

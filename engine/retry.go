@@ -41,8 +41,19 @@ type retryPolicy struct {
 
 // defaultRetry is the policy of a single request outside the copier: [sync] retries' default
 // number of retries, with the copier's default backoff.
-func defaultRetry() retryPolicy {
-	return retryPolicy{retries: defaultRetries, base: defaultBackoffBase, max: defaultBackoffMax}
+func defaultRetry() retryPolicy { return requestRetry(0) }
+
+// requestRetry is the policy of a single request outside the copier with the given number of
+// retries, as the Retries option of verify and fix-acl gives it: 0 = the default (10),
+// negative = none.
+func requestRetry(retries int) retryPolicy {
+	switch {
+	case retries == 0:
+		retries = defaultRetries
+	case retries < 0:
+		retries = 0
+	}
+	return retryPolicy{retries: retries, base: defaultBackoffBase, max: defaultBackoffMax}
 }
 
 // fastRetries, when set, cuts every wait of every retryPolicy to at most a millisecond, so

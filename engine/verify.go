@@ -28,6 +28,7 @@ type VerifyOptions struct {
 	Sample      int      // check this many done objects picked at random; 0 = all of them
 	Concurrency int      // HEAD requests in flight; 0 = 16
 	Rate        float64  // HEAD requests per second over both buckets; 0 = unlimited
+	Retries     int      // retries of a HEAD that is throttled or fails: 0 = 10, negative = none
 	// OnProblem, when set, is called (from one goroutine at a time) for every mismatch found.
 	OnProblem func(VerifyProblem)
 	// OnWarning, when set, is called (from one goroutine at a time) for every object whose
@@ -82,7 +83,7 @@ func Verify(ctx context.Context, db *checkpoint.DB, src, dst Header, opts Verify
 		sum VerifySummary
 	)
 	err = runPool(ctx, conc, sendEach(objs), func(gctx context.Context, o checkpoint.Object) error {
-		reason, warning, err := verifyObject(gctx, lim, src, dst, o)
+		reason, warning, err := verifyObject(gctx, requestRetry(opts.Retries), lim, src, dst, o)
 		if err != nil {
 			return err
 		}
@@ -131,11 +132,11 @@ func verifySelection(db *checkpoint.DB, opts VerifyOptions) ([]checkpoint.Object
 
 // verifyObject returns why o is not right at the destination ("" when it is) and, for a right
 // one, a warning when its source differs from the database; the error is only for
-// cancellation. Each HEAD is retried (defaultRetry) when the provider throttles or fails, so
+// cancellation. Each HEAD is retried (retry) when the provider throttles or fails, so
 // that a busy provider makes no object look wrong.
-func verifyObject(ctx context.Context, lim *rate.Limiter, src, dst Header, o checkpoint.Object) (reason, warning string, err error) {
+func verifyObject(ctx context.Context, retry retryPolicy, lim *rate.Limiter, src, dst Header, o checkpoint.Object) (reason, warning string, err error) {
 	head := func(h Header, key string) (info storage.ObjectInfo, err error) {
-		_, err = defaultRetry().do(ctx, func() error {
+		_, err = retry.do(ctx, func() error {
 			if lim != nil {
 				if err := lim.Wait(ctx); err != nil {
 					return err

@@ -64,7 +64,7 @@ func runFixACL(c *cli.Context, g *globals, o fixACLOptions) error {
 	}
 	const show = 50
 	vanished, failed := 0, 0
-	sum, err := engine.FixACL(c.Context, db, dst, engine.FixACLOptions{
+	sum, err := engine.FixACL(c.Context, db, dst, engine.FixACLOptions{Retries: cfg.requestRetries(),
 		Kinds: kinds, Concurrency: conc, ACL: cfg.Destination.ACL, PrivateACL: cfg.privateACL(),
 		OnVanished: func(key string) {
 			if vanished < show {

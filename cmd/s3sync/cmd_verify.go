@@ -94,7 +94,7 @@ func runVerify(c *cli.Context, g *globals, o verifyOptions) error {
 		return err
 	}
 	shown, warned := 0, 0
-	sum, err := engine.Verify(c.Context, db, src, dst, engine.VerifyOptions{
+	sum, err := engine.Verify(c.Context, db, src, dst, engine.VerifyOptions{Retries: cfg.requestRetries(),
 		Kinds: kinds, Sample: o.sample, Concurrency: conc, Rate: o.rate,
 		OnProblem: func(p engine.VerifyProblem) {
 			if shown < 50 {
@@ -152,7 +152,7 @@ func runVerifyPublic(c *cli.Context, g *globals, o verifyOptions, cfg *Config, k
 	}
 	mastodonPolicy := cfg.ACLPolicy == aclPolicyMastodon && cfg.Destination.ACL != ""
 	shown := 0
-	sum, err := engine.VerifyPublic(c.Context, db, dst, engine.VerifyPublicOptions{
+	sum, err := engine.VerifyPublic(c.Context, db, dst, engine.VerifyPublicOptions{Retries: cfg.requestRetries(),
 		Kinds: kinds, Sample: sample, Concurrency: conc,
 		Public: func(ob checkpoint.Object) bool { return !(mastodonPolicy && ob.Private) },
 		OnProblem: func(p engine.VerifyProblem) {
@@ -215,7 +215,7 @@ func runVerifyMerge(c *cli.Context, g *globals, o verifyOptions, cfg *Config, ki
 		if o.sample > 0 && samples[i] == 0 {
 			continue // nothing of the sample falls to this checkpoint
 		}
-		sum, err := engine.Verify(c.Context, db, src, dst, engine.VerifyOptions{
+		sum, err := engine.Verify(c.Context, db, src, dst, engine.VerifyOptions{Retries: cfg.requestRetries(),
 			Kinds: kinds, Sample: samples[i], Concurrency: conc, Rate: o.rate,
 			OnProblem: func(p engine.VerifyProblem) {
 				if shown < 50 {

@@ -329,6 +329,15 @@ func (p *parser) database(s *ini.Section) *catalog.DBConfig {
 	return c
 }
 
+// requestRetries is [sync] retries as the engine's single requests take it (verify's HEADs,
+// fix-acl's PutObjectAcl): 0 there means the default, so no retries is -1.
+func (c *Config) requestRetries() int {
+	if c.Retries == 0 {
+		return -1
+	}
+	return c.Retries
+}
+
 // requireS3 reports a missing S3 section for commands that copy.
 func (c *Config) requireS3() error {
 	if c.Source == nil {
