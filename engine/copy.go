@@ -50,10 +50,9 @@ type CopyOptions struct {
 
 	// MinRate (bytes per second) and MinTime bound each attempt at one object: it may take
 	// MinTime plus its size at MinRate, and after MinTime must move its bytes at MinRate on
-	// average; else it is cancelled and retried like a timeout. 0 = what the source and
-	// destination clients ask for (storage.Config.MinRate, MinTime), else storage's defaults
-	// (16 KiB/s, 60 s). A bandwidth limit (LimitBandwidth) lowers the rate to half of each
-	// worker's share.
+	// average; else it is cancelled and retried like a timeout. 0 = DefaultMinRate (16 KiB/s)
+	// and DefaultMinTime (60 s). A bandwidth limit (LimitBandwidth) lowers the rate to half of
+	// each worker's share.
 	MinRate int64
 	MinTime time.Duration
 
@@ -182,7 +181,7 @@ func newCopier(db *checkpoint.DB, src Source, dst Destination, opts CopyOptions)
 	if h, ok := dst.(Header); ok {
 		c.dstHead = h
 	}
-	c.minRate, c.minTime = transferLimits(opts, src, dst)
+	c.minRate, c.minTime = transferLimits(opts, src)
 	return c
 }
 

@@ -9,7 +9,6 @@ import (
 
 	"github.com/s3sync/s3sync/checkpoint"
 	"github.com/s3sync/s3sync/internal/human"
-	"github.com/s3sync/s3sync/storage"
 )
 
 // An attempt at copying one object may take minTime, plus its size at minRate; after minTime it
@@ -19,40 +18,26 @@ import (
 // that sends a byte every few seconds, forever; this does. The average is what makes it hold
 // when the server also announces a huge Content-Length to stretch the deadline.
 
-// transferLimits returns the per-attempt bounds of a copy: opts' when set, else the most
-// lenient of what the source and destination clients ask for (storage.Config.MinRate and
-// MinTime), else storage's defaults. Under a bandwidth limit (LimitBandwidth) the minimum rate
-// is lowered to half of each worker's share, so that the limit itself never times a copy out.
-func transferLimits(opts CopyOptions, src Source, dst Destination) (rate float64, minTime time.Duration) {
-	type limits interface {
-		TransferLimits() (int64, time.Duration)
-	}
-	var r int64
-	var t time.Duration
-	inner := src
-	if ls, ok := src.(limitedSource); ok {
-		inner = ls.Source
-	}
-	for _, side := range []any{inner, dst} {
-		if l, ok := side.(limits); ok {
-			sr, st := l.TransferLimits()
-			if sr > 0 && (r == 0 || sr < r) {
-				r = sr
-			}
-			t = max(t, st)
-		}
-	}
-	if opts.MinRate > 0 {
-		r = opts.MinRate
-	}
-	if opts.MinTime > 0 {
-		t = opts.MinTime
-	}
+// DefaultMinRate and DefaultMinTime bound one attempt at copying an object when
+// CopyOptions.MinRate and MinTime are 0 ([sync] min_rate and min_time): it may take
+// DefaultMinTime plus its size at DefaultMinRate. 16 KiB/s per object is what 16 workers get
+// from a 2 Mbit/s link: far below any real transfer, far above a server that sends a byte now
+// and then.
+const (
+	DefaultMinRate = 16 << 10 // bytes per second
+	DefaultMinTime = time.Minute
+)
+
+// transferLimits returns the per-attempt bounds of a copy: opts', else the defaults. Under a
+// bandwidth limit (LimitBandwidth) the minimum rate is lowered to half of each worker's share,
+// so that the limit itself never times a copy out.
+func transferLimits(opts CopyOptions, src Source) (rate float64, minTime time.Duration) {
+	r, t := opts.MinRate, opts.MinTime
 	if r <= 0 {
-		r = storage.DefaultMinRate
+		r = DefaultMinRate
 	}
 	if t <= 0 {
-		t = storage.DefaultMinTime
+		t = DefaultMinTime
 	}
 	rate = float64(r)
 	if ls, ok := src.(limitedSource); ok {

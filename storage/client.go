@@ -35,15 +35,6 @@ const DefaultMaxConns = 64
 // DefaultIOTimeout is the idle I/O timeout used when Config.IOTimeout is 0.
 const DefaultIOTimeout = 2 * time.Minute
 
-// DefaultMinRate and DefaultMinTime bound one attempt at copying an object when Config.MinRate
-// and Config.MinTime are 0: it may take DefaultMinTime plus its size at DefaultMinRate. 16 KiB/s
-// per object is what 16 workers get from a 2 Mbit/s link: far below any real transfer, far
-// above a server that sends a byte now and then.
-const (
-	DefaultMinRate = 16 << 10 // bytes per second
-	DefaultMinTime = time.Minute
-)
-
 // Config describes one bucket at one S3-compatible endpoint. It is the only input of New.
 type Config struct {
 	// Endpoint is the service URL, e.g. https://s3.eu-central-1.wasabisys.com or
@@ -73,13 +64,6 @@ type Config struct {
 	// (connect, response headers and body transfer alike); 0 means DefaultIOTimeout. Such a
 	// failure is retryable.
 	IOTimeout time.Duration
-	// MinRate and MinTime bound each attempt at copying one object through this client (the
-	// engine enforces them, see TransferLimits): the attempt may take MinTime, plus its size
-	// at MinRate bytes per second, and after MinTime must keep moving bytes at MinRate on
-	// average. 0 means DefaultMinRate and DefaultMinTime. Unlike IOTimeout, this catches a
-	// server that sends a byte now and then, forever.
-	MinRate int64
-	MinTime time.Duration
 	// Observer, when set, is told about every request (for metrics); nil means none.
 	Observer Observer
 	// Limiter, when set, is waited on before every request (--max-rps); nil means no limit.
@@ -95,8 +79,6 @@ type Client struct {
 	endpoint string // for messages: the configured endpoint or "AWS <region>"
 	acl      string
 	public   string // base URL visitors read objects from, without a trailing slash
-	minRate  int64
-	minTime  time.Duration
 }
 
 // New builds a client from cfg only, without network I/O. It returns an error naming the field
@@ -169,14 +151,6 @@ func New(cfg Config) (*Client, error) {
 		prefix:   strings.Trim(cfg.KeyPrefix, "/"),
 		endpoint: endpoint,
 		acl:      cfg.ACL,
-		minRate:  cfg.MinRate,
-		minTime:  cfg.MinTime,
-	}
-	if c.minRate <= 0 {
-		c.minRate = DefaultMinRate
-	}
-	if c.minTime <= 0 {
-		c.minTime = DefaultMinTime
 	}
 	if endpoint == "" {
 		c.endpoint = "AWS " + region
@@ -216,12 +190,6 @@ func checkEndpoint(endpoint string) (string, error) {
 // String describes the client as "s3://bucket/prefix at endpoint"; it never contains a secret.
 func (c *Client) String() string {
 	return fmt.Sprintf("s3://%s at %s", path(c.bucket, c.prefix), c.endpoint)
-}
-
-// TransferLimits returns the bounds of one attempt at copying an object (Config.MinRate and
-// Config.MinTime, defaults applied).
-func (c *Client) TransferLimits() (minRate int64, minTime time.Duration) {
-	return c.minRate, c.minTime
 }
 
 // Bucket returns the configured bucket name.

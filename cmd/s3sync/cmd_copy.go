@@ -236,6 +236,8 @@ func runCopy(c *cli.Context, g *globals, o copyOptions, requeue []checkpoint.Sta
 		Kinds:         kindNames,
 		Limit:         o.limit,
 		Retries:       cfg.Retries,
+		MinRate:       cfg.MinRate,
+		MinTime:       cfg.MinTime,
 		NoContentMD5:  !cfg.ContentMD5,
 		PrivateACL:    cfg.privateACL(),
 		KeepNewer:     followed,

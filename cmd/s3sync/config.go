@@ -15,6 +15,7 @@ import (
 	"gopkg.in/ini.v1"
 
 	"github.com/s3sync/s3sync/catalog"
+	"github.com/s3sync/s3sync/engine"
 	"github.com/s3sync/s3sync/engine/statusserver"
 	"github.com/s3sync/s3sync/internal/human"
 	"github.com/s3sync/s3sync/storage"
@@ -31,7 +32,7 @@ const (
 	defaultPGPort      = 5432
 )
 
-// Bounds of [sync] min_rate and min_time (defaults: storage.DefaultMinRate, DefaultMinTime).
+// Bounds of [sync] min_rate and min_time (defaults: engine.DefaultMinRate, DefaultMinTime).
 const (
 	minMinRate = 1 << 10 // 1 KiB/s
 	maxMinRate = 1 << 30 // 1 GiB/s
@@ -57,8 +58,7 @@ type Config struct {
 	ACLPolicy   string // [s3.destination] acl_policy: "fixed" (default, acl for every object) or "mastodon" (private for suspended accounts' media)
 	// MinRate (bytes/s) and MinTime bound each attempt at copying one object ([sync] min_rate,
 	// default 16 KiB/s; min_time, default 60 s): it may take MinTime plus its size at MinRate,
-	// and after MinTime must keep moving bytes at MinRate on average. They are set on Source and
-	// Destination too, where the copy reads them (storage.Client.TransferLimits).
+	// and after MinTime must keep moving bytes at MinRate on average (engine.CopyOptions).
 	MinRate int64
 	MinTime time.Duration
 
@@ -95,7 +95,7 @@ func ParseConfig(r io.Reader, getenv func(string) string) (*Config, error) {
 		return nil, fmt.Errorf("not a valid INI file (%s); lines must be [section], key = value, or ; comment", reason)
 	}
 	cfg := &Config{Concurrency: defaultConcurrency, Retries: defaultRetries, ContentMD5: true,
-		MinRate: storage.DefaultMinRate, MinTime: storage.DefaultMinTime}
+		MinRate: engine.DefaultMinRate, MinTime: engine.DefaultMinTime}
 	p := &parser{f: f, getenv: getenv, cfg: cfg}
 
 	known := map[string]bool{ini.DefaultSection: true, "s3.source": true, "s3.destination": true,
@@ -143,11 +143,6 @@ func ParseConfig(r io.Reader, getenv func(string) string) (*Config, error) {
 		cfg.RemoteCache = p.remoteCache(s)
 		cfg.MinRate = p.minRate(s)
 		cfg.MinTime = p.minTime(s)
-	}
-	for _, c := range []*storage.Config{cfg.Source, cfg.Destination} {
-		if c != nil {
-			c.MinRate, c.MinTime = cfg.MinRate, cfg.MinTime
-		}
 	}
 	if v := getenv("S3SYNC_STATUS_TOKEN"); v != "" {
 		cfg.StatusToken = v
@@ -451,12 +446,12 @@ func redactEndpoint(e string) string {
 func (p *parser) minRate(s *ini.Section) int64 {
 	v := p.str(s, "min_rate")
 	if v == "" {
-		return storage.DefaultMinRate
+		return engine.DefaultMinRate
 	}
 	n, err := human.ParseBytes(v)
 	if err != nil || n < minMinRate || n > maxMinRate {
 		p.fail(s.Name(), "min_rate", "%q is not a rate from 1K to 1G per second, such as 16K (the default), 64KiB/s or 1M", v)
-		return storage.DefaultMinRate
+		return engine.DefaultMinRate
 	}
 	return n
 }
@@ -465,7 +460,7 @@ func (p *parser) minRate(s *ini.Section) int64 {
 func (p *parser) minTime(s *ini.Section) time.Duration {
 	v := p.str(s, "min_time")
 	if v == "" {
-		return storage.DefaultMinTime
+		return engine.DefaultMinTime
 	}
 	d, err := time.ParseDuration(v)
 	if n, aerr := strconv.Atoi(v); aerr == nil {
@@ -473,7 +468,7 @@ func (p *parser) minTime(s *ini.Section) time.Duration {
 	}
 	if err != nil || d < minMinTime || d > maxMinTime {
 		p.fail(s.Name(), "min_time", "%q is not a duration from 1s to 1h, such as 60s (the default), 2m or 90", v)
-		return storage.DefaultMinTime
+		return engine.DefaultMinTime
 	}
 	return d
 }

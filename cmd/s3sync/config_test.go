@@ -159,14 +159,14 @@ var badConfigs = []struct {
 	{"bad status_addr", "retries = 2", "retries = 2\nstatus_addr = localhost:http:x", "[sync] status_addr"},
 }
 
-// The per-attempt bounds: defaults, human sizes and durations, and both S3 sides get them.
+// The per-attempt bounds: defaults, human sizes and durations.
 func TestParseConfigMinRate(t *testing.T) {
 	cfg, err := ParseConfig(strings.NewReader(goodConfig), noEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.MinRate != 16<<10 || cfg.MinTime != time.Minute || cfg.Source.MinRate != 16<<10 || cfg.Destination.MinTime != time.Minute {
-		t.Errorf("defaults: %d %s, source %d, destination %s", cfg.MinRate, cfg.MinTime, cfg.Source.MinRate, cfg.Destination.MinTime)
+	if cfg.MinRate != 16<<10 || cfg.MinTime != time.Minute {
+		t.Errorf("defaults: %d %s", cfg.MinRate, cfg.MinTime)
 	}
 	for _, c := range []struct {
 		rate, time string
@@ -185,10 +185,8 @@ func TestParseConfigMinRate(t *testing.T) {
 			t.Errorf("%s %s: %v", c.rate, c.time, err)
 			continue
 		}
-		if cfg.MinRate != c.wantRate || cfg.MinTime != c.wantTime || cfg.Source.MinRate != c.wantRate || cfg.Destination.MinRate != c.wantRate ||
-			cfg.Source.MinTime != c.wantTime || cfg.Destination.MinTime != c.wantTime {
-			t.Errorf("%s %s: %d %s (source %d %s, destination %d %s)", c.rate, c.time, cfg.MinRate, cfg.MinTime,
-				cfg.Source.MinRate, cfg.Source.MinTime, cfg.Destination.MinRate, cfg.Destination.MinTime)
+		if cfg.MinRate != c.wantRate || cfg.MinTime != c.wantTime {
+			t.Errorf("%s %s: %d %s", c.rate, c.time, cfg.MinRate, cfg.MinTime)
 		}
 		if len(cfg.Warnings) != 0 {
 			t.Errorf("warnings: %q", cfg.Warnings)
