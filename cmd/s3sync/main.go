@@ -87,10 +87,14 @@ func run(ctx context.Context, args []string, e env) int {
 		Name:      "s3sync",
 		Version:   versionString(), // --version prints versionLine
 		Usage:     "copy a Mastodon server's media from one S3 bucket to another",
-		UsageText: "s3sync [global options] plan|copy|retry-failed|report|status [options]",
+		UsageText: "s3sync COMMAND [options] [arguments]   (global options go before or after the command)",
 		Description: "s3sync reads the Mastodon database to learn every object it references (plan), copies them\n" +
 			"with a durable per-object status (copy, retry-failed), and tells what is left (report).\n" +
-			"An interrupted copy continues with `s3sync copy --resume`.",
+			"An interrupted copy continues with `s3sync copy --resume`; `s3sync copy --follow` keeps the\n" +
+			"new bucket current while Mastodon runs, for a cutover without downtime.\n\n" +
+			"Example:\n" +
+			"  s3sync init --from-env /home/mastodon/live/.env.production   # then fill in [s3.destination]\n" +
+			"  s3sync check && s3sync plan && s3sync copy --follow",
 		Writer:          e.stdout,
 		ErrWriter:       e.stderr,
 		HideHelpCommand: true,
