@@ -512,15 +512,21 @@ const (
 
 // remoteCache parses [sync] remote_cache: copy (default) or skip.
 func (p *parser) remoteCache(s *ini.Section) string {
-	v := strings.ToLower(p.str(s, "remote_cache"))
-	switch v {
-	case "":
-		return remoteCacheCopy
-	case remoteCacheCopy, remoteCacheSkip:
+	return p.oneOf(s, "remote_cache", "is neither copy nor skip", remoteCacheCopy, remoteCacheSkip)
+}
+
+// oneOf reads key as one of values, in any case; empty is the first of them. Another value
+// fails with the value and why.
+func (p *parser) oneOf(s *ini.Section, key, why string, values ...string) string {
+	v := strings.ToLower(p.str(s, key))
+	if v == "" {
+		return values[0]
+	}
+	if contains(values, v) {
 		return v
 	}
-	p.fail(s.Name(), "remote_cache", "%q is neither copy nor skip", v)
-	return remoteCacheCopy
+	p.fail(s.Name(), key, "%q %s", v, why)
+	return values[0]
 }
 
 // statusAddr reads [sync] status_addr: empty, or an address statusserver.ListenAddr accepts.
@@ -543,15 +549,8 @@ const (
 
 // aclPolicy reads [s3.destination] acl_policy: fixed (default) or mastodon.
 func (p *parser) aclPolicy(s *ini.Section) string {
-	v := p.str(s, "acl_policy")
-	switch v {
-	case "":
-		return aclPolicyFixed
-	case aclPolicyFixed, aclPolicyMastodon:
-		return v
-	}
-	p.fail(s.Name(), "acl_policy", "%q is not a policy (fixed: acl for every object; mastodon: private for suspended accounts' media, acl for the rest)", v)
-	return aclPolicyFixed
+	return p.oneOf(s, "acl_policy", "is not a policy (fixed: acl for every object; mastodon: private for suspended accounts' media, acl for the rest)",
+		aclPolicyFixed, aclPolicyMastodon)
 }
 
 // privateACL is the ACL copy and fix-acl write for objects of suspended accounts instead of
