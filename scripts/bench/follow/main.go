@@ -9,7 +9,9 @@
 //   - ScanNew from that watermark: a follow pass (id > watermark, the primary key);
 //   - ScanChanged from that watermark: the rescan every --rescan-every and in the final pass
 //     (the replaced files by a full scan, the new records by the primary key);
-//   - for comparison, ScanChanged's replaced-files statement alone, and without its ORDER BY.
+//   - for comparison, ScanChanged's replaced-files statement alone, and the same statement as
+//     catalog sent it before commit 33cf199 (with ORDER BY id and $2::text::timestamp; also
+//     timed cold).
 //
 // Rounds interleave them; the figures are medians. pg_buffercache, when the server has it,
 // shows what each leaves of another table's pages in shared_buffers. With -cold (the default, when the
@@ -204,20 +206,18 @@ func (b *bench) run(database, out string, cold, keep bool) {
 	}
 	ops[0].returned = 1
 
-	// For comparison, ScanChanged's first statement alone, as catalog sends it and without its
-	// ORDER BY (which lets the planner choose a sequential scan over a walk of the primary key;
-	// the client would sort the few rows): not what catalog runs today.
+	// For comparison, ScanChanged's first statement alone, as catalog sends it, and as catalog
+	// sent it before 33cf199: with ORDER BY id (PostgreSQL then walked the whole primary key
+	// instead of a sequential scan) and the bound cast from text ($2::text::timestamp, parsed
+	// again for every row), with the same parameters (the bound was, and is, sent as text).
 	changed := chStmts[0]
-	unordered := changed
-	unordered.SQL = strings.TrimSuffix(changed.SQL, " ORDER BY id")
-	var extra []*op
-	if unordered.SQL != changed.SQL {
-		extra = []*op{
-			{name: "ScanChanged's replaced-files query alone", when: "as catalog sends it", stmts: []statement{changed},
-				run: func() int64 { return b.execRaw(changed) }},
-			{name: "the same without ORDER BY id", when: "comparison, not what catalog runs", stmts: []statement{unordered},
-				run: func() int64 { return b.execRaw(unordered) }},
-		}
+	extra := []*op{{name: "ScanChanged's replaced-files query alone", when: "as catalog sends it", stmts: []statement{changed},
+		run: func() int64 { return b.execRaw(changed) }}}
+	if before, ok := beforeFix(changed); ok {
+		extra = append(extra, &op{name: "the same before 33cf199 (`ORDER BY id`, `$2::text::timestamp`)", when: "comparison, what catalog sent until 33cf199",
+			stmts: []statement{before}, run: func() int64 { return b.execRaw(before) }, coldToo: true})
+	} else {
+		logf("ScanChanged's first statement is not the one 33cf199 left (`... > $2::timestamp`, no ORDER BY, $2 as text): no comparison with the statement before it")
 	}
 
 	// Cold: each operation once with the table's and its indexes' pages out of the page cache.
@@ -231,7 +231,7 @@ func (b *bench) run(database, out string, cold, keep bool) {
 		} else {
 			size := fileBytes(files)
 			var notes []string
-			for _, o := range ops {
+			for _, o := range append(slices.Clone(ops), coldExtra(extra)...) {
 				before, after := b.evict(files)
 				t := time.Now()
 				o.run()
@@ -344,6 +344,36 @@ type op struct {
 	rowsRead   int64
 	warm       []time.Duration
 	cold       time.Duration
+	coldToo    bool // a comparison also timed cold
+}
+
+// coldExtra returns the comparisons that are also timed cold.
+func coldExtra(extra []*op) []*op {
+	var out []*op
+	for _, o := range extra {
+		if o.coldToo {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// beforeFix returns ScanChanged's replaced-files statement st as catalog sent it before commit
+// 33cf199 (`> $2::text::timestamp ... ORDER BY id`), with the same parameters; false if st is
+// not the statement 33cf199 left, or does not send the bound as text.
+func beforeFix(st statement) (statement, bool) {
+	const now, then = " > $2::timestamp", " > $2::text::timestamp"
+	if strings.Count(st.SQL, now) != 1 || strings.HasSuffix(st.SQL, " ORDER BY id") || len(st.Values) != 2 || st.format(1) != 0 {
+		return statement{}, false
+	}
+	old := st
+	old.SQL = strings.Replace(st.SQL, now, then, 1) + " ORDER BY id"
+	if len(st.OIDs) > 1 && st.OIDs[1] != 0 {
+		// Declared timestamp by the new statement; the old one's $2 was text.
+		old.OIDs = slices.Clone(st.OIDs)
+		old.OIDs[1] = 25
+	}
+	return old, true
 }
 
 type scanResult struct {
