@@ -1,4 +1,4 @@
-// Package engine runs s3sync's stages — plan, copy, retry-failed, verify, fix-acl and
+// Package engine runs s3sync's stages — plan, copy, follow, retry-failed, verify, fix-acl and
 // report.
 //
 // The stages talk to each other only through the checkpoint: plan writes objects as pending,
@@ -6,6 +6,12 @@
 // and report reads the result. An object becomes done only in a checkpoint transaction that
 // commits after the destination accepted its body, so a run stopped at any moment leaves a
 // checkpoint from which the next run continues.
+//
+// Follow (copy --follow) repeats the two while Mastodon runs: every pass plans what changed
+// since the last one (new ids through the primary key; replaced files now and then) and copies
+// it. Once following has begun, Mastodon may be writing to the destination (the switch), so
+// the copier asks it first: an object it already holds is done ("found"), never overwritten
+// by an older one from the source.
 //
 // A copy keeps its live state in a Monitor (counts per kind and status, rates, recent
 // failures) for progress bars and for the status server of package engine/statusserver.
