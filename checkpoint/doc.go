@@ -31,5 +31,7 @@
 // the IDs of the objects in that status with empty values; bucket "counters" maps
 // kind + "\x00" + status to 16 bytes (objects, bytes; big-endian); bucket "meta" holds string
 // key/values, among them "format" (FormatVersion), which Open checks; bucket "corrupt", when
-// present, holds the unreadable records SetAsideCorrupt set aside, by their key.
+// present, holds the unreadable records SetAsideCorrupt set aside, by their key; bucket "found",
+// when present, lists the done objects the copy found at the destination instead of copying
+// them (Object.Found), for FoundCounts.
 package checkpoint
