@@ -1,7 +1,8 @@
 // Command gendata builds a Mastodon-like sandbox: a PostgreSQL database with the Mastodon
 // schema and generated records of every kind, a source bucket holding the objects those
 // records reference (a few left out on purpose, a few stored at a drifted key), an empty
-// destination bucket, and an s3sync config pointing at all three.
+// destination bucket (publicly readable through a bucket policy under the demo profile, so
+// that `s3sync check` passes), and an s3sync config pointing at all three.
 //
 // `make demo` uses it with the default profile, "demo". `make bench` uses the others:
 //
@@ -119,6 +120,12 @@ func run(ctx context.Context, o options) error {
 	}
 	if _, err := bucket(ctx, o, o.destBucket); err != nil {
 		return err
+	}
+	if o.profile == "demo" {
+		// Visitors read a Mastodon destination: make it public, so `s3sync check` passes on the demo.
+		if err := makePublic(ctx, o, o.destBucket); err != nil {
+			return err
+		}
 	}
 	start = time.Now()
 	stats, err := fillSource(ctx, db, src, o, prof, rng)
