@@ -21,7 +21,8 @@ complete -o bashdefault -o default -F _s3sync_complete s3sync
 `
 
 const zshCompletion = `#compdef s3sync
-# zsh completion for s3sync; install it as _s3sync in a directory of $fpath
+# zsh completion for s3sync; install it as _s3sync in a directory of $fpath (autoloaded by
+# compinit), or load it with: source <(s3sync completion zsh) after compinit
 _s3sync() {
   local cur=${words[CURRENT]}
   local -a typed=(${words[1,CURRENT-1]})
@@ -33,7 +34,11 @@ _s3sync() {
     _files
   fi
 }
-compdef _s3sync s3sync
+if [[ "${funcstack[1]}" == "_s3sync" ]]; then
+  _s3sync "$@"
+else
+  compdef _s3sync s3sync
+fi
 `
 
 func newCompletionCommand(g *globals) *cli.Command {

@@ -45,8 +45,18 @@ func TestCompletion(t *testing.T) {
 	if out, err := check.CombinedOutput(); err != nil {
 		t.Errorf("bash -n: %v\n%s", err, out)
 	}
-	if _, zsh, _ := runPlain("completion", "zsh"); !strings.HasPrefix(zsh, "#compdef s3sync") {
+	// Autoloaded from $fpath, the file's body runs on the first TAB and must complete then;
+	// sourced, it registers the function.
+	if _, zsh, _ := runPlain("completion", "zsh"); !strings.HasPrefix(zsh, "#compdef s3sync") ||
+		!strings.Contains(zsh, `if [[ "${funcstack[1]}" == "_s3sync" ]]; then`) || !strings.Contains(zsh, `_s3sync "$@"`) ||
+		!strings.Contains(zsh, "compdef _s3sync s3sync") {
 		t.Errorf("zsh script:\n%s", zsh)
+	} else if _, err := exec.LookPath("zsh"); err == nil {
+		check := exec.Command("zsh", "-n")
+		check.Stdin = strings.NewReader(zsh)
+		if out, err := check.CombinedOutput(); err != nil {
+			t.Errorf("zsh -n: %v\n%s", err, out)
+		}
 	}
 	if _, fish, _ := runPlain("completion", "fish"); !strings.Contains(fish, "complete -c s3sync") || !strings.Contains(fish, "follow") {
 		t.Errorf("fish script lacks s3sync's commands or flags:\n%.400s", fish)
