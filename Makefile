@@ -6,7 +6,7 @@ ENVFILE := .tools/test-env.sh
 .PHONY: bench-follow build test test-long test-providers services demo demo-follow lint bench clean release image
 
 build:
-	$(GO) build -o $(BIN) ./cmd/s3sync
+	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/s3sync
 
 ## services: start PostgreSQL and the local S3 server used by tests and the demo
 services:
