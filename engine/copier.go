@@ -51,10 +51,10 @@ type copier struct {
 	minTime time.Duration
 
 	// dstHead, when set, asks the destination about an object: one absent at the source but
-	// present there is done (found), and under keepNewer an object the destination holds in
-	// a newer version than the source's is left as it is.
-	dstHead   Header
-	keepNewer bool
+	// present there is done (found), and from keepNewerSince on a version Mastodon wrote there
+	// after the switch is left as it is (see keepsNewer).
+	dstHead        Header
+	keepNewerSince time.Time
 	// notYetGrace keeps an object absent everywhere pending, looked for again by the next
 	// run, while it is younger than this and was planned after notYetSince (a record that
 	// following found, which Mastodon may still be processing); 0 = missing at once.
@@ -168,11 +168,14 @@ func (c *copier) absent(work context.Context, o checkpoint.Object, u checkpoint.
 	return u, true, nil
 }
 
-// keepsNewer reports whether the destination holds o in a version written after src's (a
-// LastModified later than the source object's), which the copy must not overwrite. Only
-// under keepNewer; a destination without the object keeps nothing.
+// keepsNewer reports whether the destination holds o in a version Mastodon wrote after the
+// switch, which the copy must not overwrite (CopyOptions.KeepNewerSince): s3sync never tried
+// o before (its own copies are never kept, so that a copy it left short or wrong is written
+// again), the destination's content differs from src's (size, or MD5 ETags when both are
+// plain MD5s), and it was written after src and after keepNewerSince. An original whose size
+// there differs from the database's is no version Mastodon wrote: a short copy.
 func (c *copier) keepsNewer(ctx context.Context, o checkpoint.Object, src storage.ObjectInfo) (bool, error) {
-	if !c.keepNewer || c.dstHead == nil || src.LastModified.IsZero() {
+	if c.keepNewerSince.IsZero() || c.dstHead == nil || src.LastModified.IsZero() || o.Attempts > 0 {
 		return false, nil
 	}
 	d, err := c.dstHead.Head(ctx, o.DestKey())
@@ -182,7 +185,9 @@ func (c *copier) keepsNewer(ctx context.Context, o checkpoint.Object, src storag
 	if err != nil {
 		return false, err
 	}
-	return d.LastModified.After(src.LastModified), nil
+	sameContent := d.Size == src.Size && (!plainMD5.MatchString(d.ETag) || !plainMD5.MatchString(src.ETag) || d.ETag == src.ETag)
+	shortOriginal := o.Style == "original" && o.Size > 0 && d.Size != o.Size
+	return !sameContent && !shortOriginal && d.LastModified.After(src.LastModified) && d.LastModified.After(c.keepNewerSince), nil
 }
 
 // copyRetryable reports whether another attempt at copying an object may succeed:

@@ -56,10 +56,15 @@ type CopyOptions struct {
 	MinRate int64
 	MinTime time.Duration
 
-	// KeepNewer asks the destination before writing an object, and leaves one it holds in a
-	// version written after the source's (Mastodon wrote it there after the switch); the
-	// object is done and Found. Default false: write without asking (one request less).
-	KeepNewer bool
+	// KeepNewerSince, when not zero, asks the destination before writing an object s3sync
+	// never tried before, and leaves a version there that Mastodon wrote after the switch:
+	// other content than the source's, written after the source object and after
+	// KeepNewerSince (when following began). The object is then done and Found. s3sync's own
+	// earlier copies are never kept this way: an object it tried before is written again (so
+	// retry-failed repairs what verify flags), and so is an original whose size at the
+	// destination differs from the database's (a short copy a killed upload left). Zero: write
+	// without asking (one request less).
+	KeepNewerSince time.Time
 	// Following marks a pass of copy --follow (Follow sets it): when the pending objects run
 	// out the run is PhaseFollowing, not PhaseDone, and the status file still says running.
 	Following bool
@@ -174,7 +179,7 @@ func newCopier(db *checkpoint.DB, src Source, dst Destination, opts CopyOptions)
 		src: src, dst: dst, log: opts.Log, retried: &opts.Monitor.retries,
 		retry:        retryPolicy{retries: opts.Retries, base: opts.BackoffBase, max: opts.BackoffMax, retryable: copyRetryable},
 		noContentMD5: opts.NoContentMD5, server: opts.ServerSide, privateACL: opts.PrivateACL, uploads: db,
-		keepNewer: opts.KeepNewer, notYetGrace: opts.NotYetGrace, notYetSince: opts.NotYetSince,
+		keepNewerSince: opts.KeepNewerSince, notYetGrace: opts.NotYetGrace, notYetSince: opts.NotYetSince,
 	}
 	// An object absent at the source may be at the destination already (Mastodon's uploads
 	// after the switch): the destination is asked when it can answer.

@@ -38,9 +38,9 @@ type FollowOptions struct {
 	// Follow's to set.
 	Plan PlanOptions
 	// Copy is how each pass copies. Follow sets Following, and NotYetGrace when 0 (to
-	// DefaultNotYetGrace); KeepNewer is as given for the first copy of the pending objects
-	// (true when an earlier run followed, since the switch may have happened) and true for
-	// every pass after it.
+	// DefaultNotYetGrace); KeepNewerSince is as given for the first copy of the pending
+	// objects (when an earlier run followed, the switch may have happened) and when following
+	// began for every pass after it.
 	Copy CopyOptions
 
 	// OnPass, when set, is called after every pass, the first copy of the pending objects
@@ -85,7 +85,7 @@ type FollowSummary struct {
 // also looks for replaced files, Until after it started.
 //
 // While following, Mastodon may be writing to the destination already (after the switch), so
-// every pass asks the destination first (CopyOptions.KeepNewer) and never overwrites a newer
+// every pass asks the destination first (CopyOptions.KeepNewerSince) and never overwrites a newer
 // object, an object absent at the source but present at the destination is done (Found), and
 // one a pass found that is absent everywhere stays pending for NotYetGrace (Mastodon may be
 // processing it).
@@ -154,7 +154,7 @@ func Follow(ctx context.Context, cat DeltaCatalog, db *checkpoint.DB, src Source
 		}
 		copyOpts := opts.Copy
 		if n > 0 {
-			copyOpts.KeepNewer = true
+			copyOpts.KeepNewerSince = since
 			copyOpts.QuietProgress = true // the pass's own line says what it did
 		}
 		copied, err := Copy(ctx, db, src, dst, copyOpts)

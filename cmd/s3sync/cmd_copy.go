@@ -230,24 +230,24 @@ func runCopy(c *cli.Context, g *globals, o copyOptions, requeue []checkpoint.Sta
 	g.log.Info().Str("from", src.String()).Str("to", dst.String()).Int("concurrency", conc).Msg("copy started")
 	bars := g.startCopyBars(mon)
 	copyOpts := engine.CopyOptions{
-		ServerSide:    server,
-		Throttle:      throttle,
-		Concurrency:   conc,
-		Kinds:         kindNames,
-		Limit:         o.limit,
-		Retries:       cfg.Retries,
-		MinRate:       cfg.MinRate,
-		MinTime:       cfg.MinTime,
-		NoContentMD5:  !cfg.ContentMD5,
-		PrivateACL:    cfg.privateACL(),
-		KeepNewer:     followed,
-		Abort:         g.abort,
-		StatusFile:    engine.StatusPath(path),
-		StatusAddr:    statusAddr,
-		Command:       c.Command.Name,
-		Monitor:       mon,
-		QuietProgress: bars != nil,
-		Log:           g.log,
+		ServerSide:     server,
+		Throttle:       throttle,
+		Concurrency:    conc,
+		Kinds:          kindNames,
+		Limit:          o.limit,
+		Retries:        cfg.Retries,
+		MinRate:        cfg.MinRate,
+		MinTime:        cfg.MinTime,
+		NoContentMD5:   !cfg.ContentMD5,
+		PrivateACL:     cfg.privateACL(),
+		KeepNewerSince: followed,
+		Abort:          g.abort,
+		StatusFile:     engine.StatusPath(path),
+		StatusAddr:     statusAddr,
+		Command:        c.Command.Name,
+		Monitor:        mon,
+		QuietProgress:  bars != nil,
+		Log:            g.log,
 	}
 	var sum engine.CopySummary
 	if o.follow.on {
@@ -267,20 +267,20 @@ func runCopy(c *cli.Context, g *globals, o copyOptions, requeue []checkpoint.Sta
 	return reportCopied(g, db, kindNames)
 }
 
-// startedFollowing reports whether an earlier run followed the checkpoint, and under --follow
-// records that this one does. Once following has started, Mastodon may write to the
-// destination (the switch), so every later copy, --follow or not, asks the destination before
-// writing and never overwrites a newer object; the first copy of a first --follow, before the
-// switch, does not pay that request.
-func startedFollowing(db *checkpoint.DB, follow bool) (bool, error) {
+// startedFollowing returns when an earlier run began to follow the checkpoint (zero when
+// none did), and under --follow records that this one does. Once following has begun, Mastodon
+// may write to the destination (the switch), so every later copy, --follow or not, asks the
+// destination before writing and never overwrites what Mastodon wrote there; the first copy of
+// a first --follow, before the switch, does not pay that request.
+func startedFollowing(db *checkpoint.DB, follow bool) (time.Time, error) {
 	at, err := db.FollowedAt()
 	if err != nil {
-		return false, err
+		return time.Time{}, err
 	}
 	if follow {
 		err = db.SetFollowedAt(time.Now())
 	}
-	return !at.IsZero(), err
+	return at, err
 }
 
 // runFollow is copy --follow: engine.Follow with a database connection for the passes' plans,

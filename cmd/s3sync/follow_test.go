@@ -216,3 +216,26 @@ func TestFollowFlagErrors(t *testing.T) {
 		}
 	}
 }
+
+// After following, what verify flags is what retry-failed repairs: an object s3sync copied
+// itself, damaged at the destination since, is copied again, not kept as "Mastodon's newer
+// version".
+func TestRetryFailedRepairsAfterFollow(t *testing.T) {
+	s := newSandbox(t, pgtest.ModernSchema)
+	bodies := manyObjects(s, 5)
+	s.must(exitOK, "plan")
+	s.must(exitOK, "copy", "--follow", "--interval", "200ms", "--until", "1s")
+	damaged := cardImageKey(2, "card2.jpg")
+	s.dstServer().PutObject(t, s.dst, damaged, []byte("bad"), "image/jpeg", "")
+	if r := s.run("verify"); r.code != exitFailed {
+		t.Fatalf("verify after the damage: %s", r)
+	}
+	r := s.must(exitOK, "retry-failed")
+	if strings.Contains(r.stdout, "already at the destination") {
+		t.Errorf("retry-failed kept the damaged object as Mastodon's:\n%s", r.stdout)
+	}
+	if body, _ := s.dstServer().GetObject(t, s.dst, damaged); !bytes.Equal(body, bodies[damaged]) {
+		t.Errorf("%s: %d bytes at the destination, want the source's %d", damaged, len(body), len(bodies[damaged]))
+	}
+	s.must(exitOK, "verify")
+}
