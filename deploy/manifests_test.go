@@ -181,6 +181,11 @@ func checkPod(t *testing.T, p podOf, claims map[string]bool) {
 		if c.Image != image {
 			t.Errorf("%s: image %q, want %q (make image)", name, c.Image, image)
 		}
+		// No registry publishes the image: the nodes run the one loaded into them, which the
+		// default policy of a :latest tag (Always) would try to pull instead.
+		if c.ImagePullPolicy != corev1.PullIfNotPresent && c.ImagePullPolicy != corev1.PullNever {
+			t.Errorf("%s: imagePullPolicy %q, want IfNotPresent (or Never): %q is not pulled from a registry", name, c.ImagePullPolicy, c.Image)
+		}
 		if len(c.Command) > 0 {
 			t.Errorf("%s: command %q replaces the image's entrypoint (s3sync; the image has no shell): pass args only", name, c.Command)
 		}
