@@ -18,6 +18,24 @@ type Watermark struct {
 	UpdatedAt time.Time // latest <attachment>_updated_at over the table's attachments; zero when none is set or the columns are absent
 }
 
+// CommitMargin is how far a Watermark's UpdatedAt stays behind the present. Rails stamps
+// <attachment>_updated_at (and Mastodon's timestamp ids) when a record is saved, inside a
+// transaction that may commit seconds or minutes later, while Paperclip uploads the file: a
+// row committed after a scan can carry an older stamp than one the scan saw. Held back, every
+// later ScanChanged reads such rows again (a few, merged as known) instead of missing them.
+const CommitMargin = 15 * time.Minute
+
+// heldBack returns t, but no later than CommitMargin before now and no earlier than floor.
+func heldBack(t, floor time.Time) time.Time {
+	if limit := time.Now().UTC().Add(-CommitMargin); t.After(limit) {
+		t = limit
+	}
+	if t.Before(floor) {
+		return floor
+	}
+	return t
+}
+
 // updatedAtExpr is GREATEST(<att>_updated_at, ...) over the attachments of q that have the
 // column, or "" when none has.
 func (r *Reader) updatedAtExpr(q *tableQuery) string {
@@ -36,7 +54,7 @@ func (r *Reader) updatedAtExpr(q *tableQuery) string {
 
 // Watermark returns the kind's current Watermark. max(id) uses the primary key; the latest
 // updated_at needs one sequential scan of the table (Mastodon has no index on those
-// columns), done once per full plan.
+// columns), done once per full plan; UpdatedAt is held back by CommitMargin.
 func (r *Reader) Watermark(ctx context.Context, kind Kind) (Watermark, error) {
 	q, err := r.query(kind)
 	if err != nil {
@@ -54,7 +72,7 @@ func (r *Reader) Watermark(ctx context.Context, kind Kind) (Watermark, error) {
 	if err != nil {
 		return Watermark{}, fmt.Errorf("catalog: watermark %s: %w", kind, err)
 	}
-	w.UpdatedAt = parsePGTime(ts)
+	w.UpdatedAt = heldBack(parsePGTime(ts), time.Time{})
 	return w, nil
 }
 
@@ -62,7 +80,8 @@ func (r *Reader) Watermark(ctx context.Context, kind Kind) (Watermark, error) {
 // primary key range, read in pages like Scan) and records with id <= since.MaxID whose
 // latest <attachment>_updated_at is after since.UpdatedAt (one query; Mastodon has no index
 // on these columns, so PostgreSQL filters them in a sequential scan, but only the changed
-// rows are sent). It returns the Watermark of what it read, at least since. Pages hold the
+// rows are sent). It returns the Watermark of what it read, at least since, its UpdatedAt
+// held back by CommitMargin so that rows committed late are read again. Pages hold the
 // records' objects as Scan's do; page.Records counts the rows read.
 func (r *Reader) ScanChanged(ctx context.Context, kind Kind, since Watermark, pageSize int, fn func(Page) error) (Watermark, error) {
 	q, err := r.query(kind)
@@ -132,6 +151,7 @@ func (r *Reader) ScanChanged(ctx context.Context, kind Kind, since Watermark, pa
 			next.UpdatedAt = t
 		}
 	}
+	next.UpdatedAt = heldBack(next.UpdatedAt, since.UpdatedAt)
 	return next, nil
 }
 
