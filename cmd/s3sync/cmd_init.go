@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -53,9 +54,10 @@ func newInitCommand(g *globals) *cli.Command {
 			"--from-env, from the environment (docker compose installs pass them so). [s3.destination] is\n" +
 			"left for you to fill in, unless --to-env FILE (the new provider's values, in Mastodon's\n" +
 			"names) or the --dest-* flags give it. The file is written mode 0600 (default\n" +
-			"private/config.ini, or --config); an existing one is replaced only with --force. With\n" +
-			"--secrets env the secret keys and the database password stay out of the file: set\n" +
-			"S3SYNC_SOURCE_SECRET_KEY, S3SYNC_DESTINATION_SECRET_KEY and S3SYNC_PG_PASSWORD instead.\n" +
+			"private/config.ini, or --config; --output - prints it); an existing one is replaced only\n" +
+			"with --force, through a symlink if it is one. With --secrets env the secret keys and the\n" +
+			"database password stay out of the file: set S3SYNC_SOURCE_SECRET_KEY,\n" +
+			"S3SYNC_DESTINATION_SECRET_KEY and S3SYNC_PG_PASSWORD instead.\n" +
 			"The README's \"Config from Mastodon's .env.production\" lists every variable's key.\n\n" +
 			"Example:\n" +
 			"  s3sync init --from-env /home/mastodon/live/.env.production\n" +
@@ -65,7 +67,7 @@ func newInitCommand(g *globals) *cli.Command {
 			"  s3sync check",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "from-env", Usage: "Mastodon's environment `FILE` (/home/mastodon/live/.env.production)", DefaultText: "the environment", Destination: &o.fromEnv},
-			&cli.StringFlag{Name: "output", Usage: "write the config to `FILE`", DefaultText: "--config, else " + defaultConfigPath, Destination: &o.output},
+			&cli.StringFlag{Name: "output", Usage: "write the config to `FILE` (- for standard output; a symlink is followed, a FIFO or device written in place)", DefaultText: "--config, else " + defaultConfigPath, Destination: &o.output},
 			&cli.BoolFlag{Name: "force", Usage: "replace the output file if it exists", Destination: &o.force},
 			&cli.StringFlag{Name: "secrets", Value: secretsValue, Usage: "`MODE`: value writes the secrets into the file; env leaves them out, to be set as S3SYNC_* variables", Destination: &o.secrets},
 			&cli.StringFlag{Name: "to-env", Usage: "the new provider's values in Mastodon's variable names (S3_BUCKET, S3_ENDPOINT, AWS_ACCESS_KEY_ID, …) in `FILE`: fills [s3.destination]", Destination: &o.toEnv},
@@ -112,12 +114,13 @@ func runInit(g *globals, o initOptions) error {
 	if out == "" {
 		out, _ = configPath(g.configFlag, g.getenv)
 	}
-	if err := refuseOutput(out, o); err != nil {
+	inPlace, err := refuseOutput(out, o, g.stdout)
+	if err != nil {
 		return err
 	}
 
 	var warnings []string
-	src := processSource(g.getenv)
+	src := processSource(g.lookup)
 	if o.fromEnv != "" {
 		d, err := readEnvFile("--from-env", o.fromEnv)
 		if err != nil {
@@ -153,14 +156,28 @@ func runInit(g *globals, o initOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := writeConfigFile(out, []byte(text), o.force); err != nil {
+	w, err = writeConfig(g, out, []byte(text), inPlace, o.force)
+	if err != nil {
 		return err
+	}
+	if !r.secretsEnv {
+		warnings = append(warnings, w...)
 	}
 	for _, w := range warnings {
 		g.log.Warn().Msg(w)
 	}
-	r.printSummary(g, out)
+	r.printSummary(g, out, inPlace)
 	return nil
+}
+
+// lookup returns a variable of the environment and whether it is set, also when it is set
+// empty; without lookupEnv (tests), it is set when getenv gives it non-empty.
+func (e env) lookup(key string) (string, bool) {
+	if e.lookupEnv != nil {
+		return e.lookupEnv(key)
+	}
+	v := e.getenv(key)
+	return v, v != ""
 }
 
 // readEnvFile parses an environment file named by flag, with the mistakes an admin makes
@@ -187,30 +204,73 @@ func readEnvFile(flag, path string) (*dotenv, error) {
 	return d, nil
 }
 
-// refuseOutput refuses an output that exists (without --force) or is one of the input files.
-func refuseOutput(out string, o initOptions) error {
-	fi, err := os.Stat(out)
-	if err != nil {
-		if _, lerr := os.Lstat(out); lerr == nil && !o.force {
-			return usageErrorf("add --force to replace it, or pass --output ANOTHER_FILE", "%s exists (a dangling link); init does not overwrite it", out)
+// refuseOutput refuses an output init must not write: one of the input files, however it is
+// reached (a link, another spelling); a directory, or anything but a regular file, a character
+// device or a FIFO; an existing file without --force. inPlace is true for what is written in
+// place and needs no --force: "-" (standard output), a character device or a FIFO
+// (/dev/stdout, /dev/fd/1, a pipe), and a name under /dev or /proc that reaches a regular file
+// (/dev/stdout redirected to one).
+func refuseOutput(out string, o initOptions, stdout io.Writer) (inPlace bool, err error) {
+	var fi os.FileInfo
+	target, special := "", false
+	if out == "-" {
+		if f, ok := stdout.(*os.File); ok {
+			fi, _ = f.Stat()
 		}
-		return nil
+	} else {
+		target, special = resolveOutput(out)
+		if fi, err = os.Stat(out); err != nil {
+			if _, lerr := os.Lstat(out); lerr == nil && !o.force {
+				return false, usageErrorf("add --force to replace it, or pass --output ANOTHER_FILE", "%s exists (a dangling link); init does not overwrite it", out)
+			}
+			return false, nil
+		}
 	}
 	for _, in := range []struct{ flag, path string }{{"--from-env", o.fromEnv}, {"--to-env", o.toEnv}} {
-		if in.path == "" {
+		if in.path == "" || fi == nil {
 			continue
 		}
-		if ii, err := os.Stat(in.path); err == nil && os.SameFile(fi, ii) {
-			return usageErrorf("--output "+defaultConfigPath, "--output %s is the %s file: init must not replace Mastodon's environment", out, in.flag)
+		ii, err := os.Stat(in.path)
+		if err != nil || !ii.Mode().IsRegular() { // a device both read and written (a terminal) is not replaced
+			continue
+		}
+		if os.SameFile(fi, ii) || (out != "-" && sameFile(out, target, in.path)) {
+			name := out
+			if out == "-" {
+				name = "- (standard output)"
+			}
+			return false, usageErrorf("--output "+defaultConfigPath, "--output %s is the %s file: init must not replace Mastodon's environment", name, in.flag)
 		}
 	}
-	if fi.IsDir() {
-		return usageErrorf("--output "+shellQuote(filepath.Join(out, "config.ini")), "--output %s is a directory", out)
+	if out == "-" {
+		return true, nil
 	}
-	if !o.force {
-		return usageErrorf("add --force to replace it, or pass --output ANOTHER_FILE", "%s exists; init does not overwrite it", out)
+	mode := fi.Mode()
+	switch {
+	case mode.IsDir():
+		return false, usageErrorf("--output "+shellQuote(filepath.Join(out, "config.ini")), "--output %s is a directory", out)
+	case mode&os.ModeCharDevice != 0, mode&os.ModeNamedPipe != 0:
+		return true, nil
+	case !mode.IsRegular():
+		return false, usageErrorf("--output "+defaultConfigPath, "--output %s is %s, not a file: init writes a regular file, a FIFO or a character device (- for standard output)", out, fileKind(mode))
+	case special:
+		return true, nil
+	case !o.force:
+		return false, usageErrorf("add --force to replace it, or pass --output ANOTHER_FILE", "%s exists; init does not overwrite it", out)
 	}
-	return nil
+	return false, nil
+}
+
+// fileKind names what a file that is neither regular, a directory, a FIFO nor a character
+// device is.
+func fileKind(mode os.FileMode) string {
+	switch {
+	case mode&os.ModeSocket != 0:
+		return "a socket"
+	case mode&os.ModeDevice != 0:
+		return "a block device"
+	}
+	return "a special file"
 }
 
 // destination fills r.dest from --to-env and the --dest-* flags (the flags win); without
@@ -557,52 +617,96 @@ func (r *initResult) renderTail() string {
 	return b.String()
 }
 
-// writeConfigFile writes data to path, mode 0600, atomically: a temporary file beside it,
-// then a link (no overwrite) or, with force, a rename over it. A missing directory is created
-// 0700.
-func writeConfigFile(path string, data []byte, force bool) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("init: %w", err)
+// writeConfig writes the config to out. "-" is standard output; inPlace (a character device, a
+// FIFO, /dev/stdout) is written in place. Anything else goes through createOutput: a temporary
+// file, mode 0600, in the directory of the file out names (a symlink is followed and kept),
+// put in place atomically, by a link that fails if a file appeared there meanwhile or, with
+// force, by a rename over it. A missing directory is created 0700. The warnings say when the
+// config went to a file in place that others may read.
+func writeConfig(g *globals, out string, data []byte, inPlace, force bool) ([]string, error) {
+	if out == "-" {
+		if _, err := g.stdout.Write(data); err != nil {
+			return nil, fmt.Errorf("init: write the config to standard output: %w", err)
+		}
+		f, _ := g.stdout.(*os.File)
+		return readableByOthers("standard output", f), nil
 	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*") // mode 0600
+	if !inPlace {
+		path, _ := resolveOutput(out)
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, fmt.Errorf("init: %w", err)
+		}
+	}
+	f, err := createOutput(out, 0o600)
 	if err != nil {
-		return fmt.Errorf("init: %w", err)
+		return nil, err
 	}
-	defer os.Remove(tmp.Name())
-	_, err = tmp.Write(data)
+	defer f.discard()
+	if f.tmp != "" {
+		err = f.Chmod(0o600) // also over a file that had another mode
+	}
 	if err == nil {
-		err = tmp.Chmod(0o600)
+		_, err = f.Write(data)
 	}
-	if err == nil {
-		err = tmp.Sync()
+	if err != nil {
+		return nil, fmt.Errorf("init: write %s: %w", out, err)
 	}
-	if cerr := tmp.Close(); err == nil {
+	if f.tmp == "" {
+		warnings := readableByOthers(out, f.File)
+		return warnings, f.commit()
+	}
+	if force {
+		err = f.commit()
+	} else {
+		err = commitNew(f, out)
+	}
+	if err != nil {
+		return nil, err
+	}
+	syncDir(filepath.Dir(f.path))
+	return nil, nil
+}
+
+// commitNew puts the temporary file of f in place only if nothing is there yet: a hard link,
+// which fails if the name exists, or where the file system has none, a check and a rename.
+func commitNew(f *outputFile, out string) error {
+	exists := usageErrorf("add --force to replace it, or pass --output ANOTHER_FILE", "%s exists; init does not overwrite it", out)
+	f.done = true
+	err := f.Sync()
+	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
+	defer os.Remove(f.tmp)
 	if err != nil {
-		return fmt.Errorf("init: write %s: %w", tmp.Name(), err)
+		return fmt.Errorf("init: write %s: %w", f.tmp, err)
 	}
-	exists := usageErrorf("add --force to replace it, or pass --output ANOTHER_FILE", "%s exists; init does not overwrite it", path)
-	if !force {
-		err := os.Link(tmp.Name(), path)
-		switch {
-		case err == nil:
-			syncDir(dir)
-			return nil
-		case errors.Is(err, fs.ErrExist):
-			return exists
-		}
-		// No hard links here (some file systems): check, then rename.
-		if _, err := os.Lstat(path); err == nil {
-			return exists
-		}
+	err = os.Link(f.tmp, f.path)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, fs.ErrExist):
+		return exists
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if _, err := os.Lstat(f.path); err == nil {
+		return exists
+	}
+	if err := os.Rename(f.tmp, f.path); err != nil {
 		return fmt.Errorf("init: %w", err)
 	}
-	syncDir(dir)
 	return nil
+}
+
+// readableByOthers warns when f, written in place, is a regular file its group or others may
+// read: it holds the secrets.
+func readableByOthers(what string, f *os.File) []string {
+	if f == nil {
+		return nil
+	}
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o077 == 0 {
+		return nil
+	}
+	return []string{fmt.Sprintf("%s is a file of mode %#o, which others may read, and the config holds the secrets: chmod 600 it, or use init --secrets env", what, fi.Mode().Perm())}
 }
 
 // syncDir makes a new directory entry durable, where the system allows.
@@ -613,10 +717,21 @@ func syncDir(dir string) {
 	}
 }
 
-// printSummary says what was written, which secrets to export, and what to run next.
-func (r *initResult) printSummary(g *globals, out string) {
+// printSummary says what was written, which secrets to export, and what to run next; on
+// standard error when the config went to a stream (standard output, a FIFO, a device), on
+// standard output otherwise.
+func (r *initResult) printSummary(g *globals, out string, stream bool) {
 	w := g.stdout
-	fmt.Fprintf(w, "wrote %s (mode 0600) from %s\n", out, r.origin)
+	switch {
+	case out == "-":
+		w = g.stderr
+		fmt.Fprintf(w, "wrote the config to standard output from %s\n", r.origin)
+	case stream:
+		w = g.stderr
+		fmt.Fprintf(w, "wrote the config to %s from %s\n", out, r.origin)
+	default:
+		fmt.Fprintf(w, "wrote %s (mode 0600) from %s\n", out, r.origin)
+	}
 	fmt.Fprintf(w, "  [s3.source]       %s\n", describeBucket(r.source.S3))
 	fmt.Fprintf(w, "  [pg.database]     %s as %s at %s (sslmode %s)\n", r.db.Database, r.db.User, pgAddr(r.db), r.db.SSLMode)
 	if r.dest != nil {
@@ -645,9 +760,14 @@ func (r *initResult) printSummary(g *globals, out string) {
 	if out != defaultConfigPath {
 		check = "s3sync --config " + shellQuote(out) + " check"
 	}
-	if r.dest == nil {
+	switch {
+	case stream && r.dest == nil:
+		fmt.Fprintf(w, "\nnext: save the config as a file (mode 0600), fill in its [s3.destination], then run s3sync --config FILE check\n")
+	case stream:
+		fmt.Fprintf(w, "\nnext: save the config as a file (mode 0600), then run s3sync --config FILE check\n")
+	case r.dest == nil:
 		fmt.Fprintf(w, "\nnext: fill in [s3.destination] in %s, then run %s\n", out, check)
-	} else {
+	default:
 		fmt.Fprintf(w, "\nnext: %s\n", check)
 	}
 }

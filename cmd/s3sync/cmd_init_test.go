@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/s3sync/s3sync/catalog"
 	"github.com/s3sync/s3sync/catalog/pgtest"
@@ -746,5 +750,271 @@ func writeEnv(t *testing.T, path, template string, set map[string]string) {
 	}
 	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// runInitLookup runs s3sync in-process with an environment that tells a variable set empty
+// from an unset one, as os.LookupEnv does.
+func runInitLookup(t *testing.T, environ map[string]string, args ...string) result {
+	t.Helper()
+	var out, errb bytes.Buffer
+	e := env{stdout: &out, stderr: &errb, getenv: func(k string) string { return environ[k] },
+		lookupEnv: func(k string) (string, bool) { v, ok := environ[k]; return v, ok }}
+	code := run(context.Background(), append([]string{"s3sync"}, args...), e)
+	return result{code, out.String(), errb.String()}
+}
+
+// initReference is the config init writes from testdata/env.production to a fresh file.
+func initReference(t *testing.T) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "reference.ini")
+	if r := runInitCLI(t, nil, "init", "--from-env", "testdata/env.production", "--output", out); r.code != exitOK {
+		t.Fatalf("init: %s", r)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
+// --output - writes the config to standard output and nothing else there: the summary goes to
+// standard error, and no file named "-" appears.
+func TestInitOutputStdout(t *testing.T) {
+	want := initReference(t)
+	r := runInitCLI(t, nil, "init", "--from-env", "testdata/env.production", "--output", "-")
+	if r.code != exitOK {
+		t.Fatalf("init --output -: %s", r)
+	}
+	if r.stdout != want {
+		t.Errorf("stdout is not exactly the config:\n%s\nwant:\n%s", r.stdout, want)
+	}
+	for _, w := range []string{"wrote the config to standard output from testdata/env.production", "[s3.destination]  to fill in",
+		"next: save the config as a file (mode 0600)"} {
+		if !strings.Contains(r.stderr, w) {
+			t.Errorf("stderr lacks %q:\n%s", w, r.stderr)
+		}
+	}
+	assertNoSecrets(t, result{stderr: r.stderr}, testdataAWSSecret, testdataDBPass)
+	if _, err := os.Lstat("-"); err == nil {
+		os.Remove("-")
+		t.Errorf(`init --output - wrote a file named "-"`)
+	}
+	// --force changes nothing; the environment mode prints too.
+	if r := runInitCLI(t, nil, "init", "--from-env", "testdata/env.production", "--output", "-", "--force"); r.code != exitOK || r.stdout != want {
+		t.Errorf("init --output - --force: %s", r)
+	}
+	environ := mastodonVarsWith(nil)
+	if r := runInitLookup(t, environ, "init", "--output", "-"); r.code != exitOK || !strings.HasPrefix(r.stdout, "; s3sync configuration") ||
+		!strings.Contains(r.stdout, "bucket = media\n") || strings.Contains(r.stdout, "wrote") {
+		t.Errorf("init --output - from the environment: %s", r)
+	}
+}
+
+// A FIFO, and a pipe reached through /dev/fd/N, are written in place: they stay what they are
+// and the reader gets the config; no --force is needed, since nothing is replaced.
+func TestInitOutputFIFO(t *testing.T) {
+	want := initReference(t)
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "config.fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	got := make(chan string, 1)
+	go func() {
+		data, _ := os.ReadFile(fifo) // waits for the writer
+		got <- string(data)
+	}()
+	r := runInitCLI(t, nil, "init", "--from-env", "testdata/env.production", "--output", fifo)
+	if r.code != exitOK {
+		if w, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+			w.Close() // release the reader
+		}
+		t.Fatalf("init --output FIFO: %s", r)
+	}
+	select {
+	case data := <-got:
+		if data != want {
+			t.Errorf("the FIFO's reader got:\n%s\nwant:\n%s", data, want)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the FIFO's reader got nothing")
+	}
+	if fi, err := os.Lstat(fifo); err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
+		t.Errorf("%s is no longer a FIFO: %v %v", fifo, fi, err)
+	}
+	if r.stdout != "" || !strings.Contains(r.stderr, "wrote the config to "+fifo) {
+		t.Errorf("the summary of a FIFO output goes to stderr: %s", r)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("%d files in %s, want the FIFO only", len(entries), dir)
+	}
+
+	// A pipe through /dev/fd/N (as /dev/stdout is when stdout is a pipe): /proc names it
+	// "pipe:[…]", no path, and it is still written in place.
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pr.Close()
+	go func() {
+		data, _ := io.ReadAll(pr)
+		got <- string(data)
+	}()
+	r = runInitCLI(t, nil, "init", "--from-env", "testdata/env.production", "--output", fmt.Sprintf("/dev/fd/%d", pw.Fd()), "--force")
+	pw.Close()
+	if r.code != exitOK {
+		t.Fatalf("init --output /dev/fd/N of a pipe: %s", r)
+	}
+	select {
+	case data := <-got:
+		if data != want {
+			t.Errorf("the pipe's reader got:\n%s\nwant:\n%s", data, want)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the pipe's reader got nothing")
+	}
+}
+
+// A symlink is followed: its target is replaced atomically (with --force), mode 0600, and the
+// link stays a link; without --force the target is left alone. A link to Mastodon's own file
+// is refused even with --force.
+func TestInitOutputSymlink(t *testing.T) {
+	want := initReference(t)
+	dir := t.TempDir()
+	realDir := filepath.Join(dir, "real")
+	if err := os.Mkdir(realDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	target := filepath.Join(realDir, "config.ini")
+	if err := os.WriteFile(target, []byte("; old\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link.ini")
+	if err := os.Symlink(filepath.Join("real", "config.ini"), link); err != nil {
+		t.Fatal(err)
+	}
+	r := runInitCLI(t, nil, "init", "--from-env", "testdata/env.production", "--output", link)
+	if r.code != exitUsage || !strings.Contains(r.stderr, link+" exists; init does not overwrite it") {
+		t.Errorf("init over a link without --force: %s", r)
+	}
+	if data, _ := os.ReadFile(target); string(data) != "; old\n" {
+		t.Errorf("the target changed without --force: %q", data)
+	}
+	r = runInitCLI(t, nil, "init", "--from-env", "testdata/env.production", "--output", link, "--force")
+	if r.code != exitOK || !strings.Contains(r.stdout, "wrote "+link+" (mode 0600)") {
+		t.Fatalf("init --output LINK --force: %s", r)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("%s is no longer a symlink: %v %v", link, fi, err)
+	}
+	if dest, _ := os.Readlink(link); dest != filepath.Join("real", "config.ini") {
+		t.Errorf("the link points to %q now", dest)
+	}
+	if data, _ := os.ReadFile(target); string(data) != want {
+		t.Errorf("the target holds:\n%s", data)
+	}
+	if fi, err := os.Stat(target); err != nil || fi.Mode().Perm() != 0o600 || !fi.Mode().IsRegular() {
+		t.Errorf("the target: %v %v, want a regular file of mode 0600", fi, err)
+	}
+	for d, n := range map[string]int{dir: 2, realDir: 1} {
+		if entries, _ := os.ReadDir(d); len(entries) != n {
+			t.Errorf("%d entries in %s, want %d (a temporary file left?)", len(entries), d, n)
+		}
+	}
+
+	// A link to --from-env's file: refused, the file untouched.
+	envCopy := filepath.Join(realDir, ".env.production")
+	data, _ := os.ReadFile("testdata/env.production")
+	if err := os.WriteFile(envCopy, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	envLink := filepath.Join(dir, "env-link.ini")
+	if err := os.Symlink(envCopy, envLink); err != nil {
+		t.Fatal(err)
+	}
+	r = runInitCLI(t, nil, "init", "--from-env", envCopy, "--output", envLink, "--force")
+	if r.code != exitUsage || !strings.Contains(r.stderr, "is the --from-env file") {
+		t.Errorf("init --output LINK-TO-ENV: %s", r)
+	}
+	if got, _ := os.ReadFile(envCopy); !bytes.Equal(got, data) {
+		t.Errorf("Mastodon's file changed")
+	}
+	if fi, err := os.Lstat(envLink); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("the link to the env file was replaced: %v %v", fi, err)
+	}
+}
+
+// A directory (or a link to one), a socket: exit 2 naming it, with or without --force.
+func TestInitOutputNotAFile(t *testing.T) {
+	dir := t.TempDir()
+	dirLink := filepath.Join(dir, "dir-link")
+	if err := os.Symlink(dir, dirLink); err != nil {
+		t.Fatal(err)
+	}
+	for _, out := range []string{dir, dirLink} {
+		for _, force := range []bool{false, true} {
+			args := []string{"init", "--from-env", "testdata/env.production", "--output", out}
+			if force {
+				args = append(args, "--force")
+			}
+			r := runInitCLI(t, nil, args...)
+			if r.code != exitUsage || !strings.Contains(r.stderr, "Error: --output "+out+" is a directory") {
+				t.Errorf("init --output %s (force %v): %s", out, force, r)
+			}
+		}
+	}
+	sock := filepath.Join(dir, "s")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Skipf("unix socket: %v", err)
+	}
+	defer ln.Close()
+	r := runInitCLI(t, nil, "init", "--from-env", "testdata/env.production", "--output", sock, "--force")
+	if r.code != exitUsage || !strings.Contains(r.stderr, "Error: --output "+sock+" is a socket, not a file") {
+		t.Errorf("init --output SOCKET: %s", r)
+	}
+	if fi, err := os.Lstat(sock); err != nil || fi.Mode()&os.ModeSocket == 0 {
+		t.Errorf("the socket was replaced: %v %v", fi, err)
+	}
+}
+
+// From the environment, a variable set empty reads as Mastodon reads it: S3_PERMISSION= sends
+// no ACL (Mastodon's ENV.fetch('S3_PERMISSION') { 'public-read' } gives the empty string),
+// unset is public-read.
+// Without lookupEnv (getenv only) an empty variable still reads as unset.
+func TestInitProcessEnvironmentEmptyVariable(t *testing.T) {
+	acl := func(r result) string {
+		t.Helper()
+		if r.code != exitOK {
+			t.Fatalf("init: %s", r)
+		}
+		m := regexp.MustCompile(`(?m)^acl =.*$`).FindString(r.stdout)
+		if m == "" {
+			t.Fatalf("no acl line:\n%s", r.stdout)
+		}
+		return m
+	}
+	empty := mastodonVarsWith(map[string]string{"S3_PERMISSION": ""})
+	if got := acl(runInitLookup(t, empty, "init", "--output", "-")); got != "acl =" {
+		t.Errorf("S3_PERMISSION set empty: %q, want no ACL", got)
+	}
+	if got := acl(runInitLookup(t, mastodonVarsWith(nil), "init", "--output", "-")); got != "acl = public-read" {
+		t.Errorf("S3_PERMISSION unset: %q", got)
+	}
+	if got := acl(runInitLookup(t, mastodonVarsWith(map[string]string{"S3_PERMISSION": "private"}), "init", "--output", "-")); got != "acl = private" {
+		t.Errorf("S3_PERMISSION=private: %q", got)
+	}
+	if got := acl(runInitCLI(t, empty, "init", "--output", "-")); got != "acl = public-read" {
+		t.Errorf("without lookupEnv, an empty S3_PERMISSION: %q", got)
+	}
+	// A file written through the environment mode parses with acl empty.
+	out := filepath.Join(t.TempDir(), "config.ini")
+	if r := runInitLookup(t, empty, "init", "--output", out, "--dest-bucket", "new", "--dest-access-key", "A", "--dest-secret-key", "B",
+		"--dest-endpoint", "https://s3.new.example"); r.code != exitOK {
+		t.Fatalf("init: %s", r)
+	}
+	if cfg := parseWritten(t, out, noEnv); cfg.Destination.ACL != "" {
+		t.Errorf("[s3.destination] acl %q, want empty", cfg.Destination.ACL)
 	}
 }

@@ -40,15 +40,16 @@ func main() {
 		sig, _ := first.Load().(os.Signal)
 		return sig
 	}
-	os.Exit(run(ctx, os.Args, env{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, abort: abort, signal: received}))
+	os.Exit(run(ctx, os.Args, env{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, lookupEnv: os.LookupEnv, abort: abort, signal: received}))
 }
 
 // env is what a run gets from its process: tests pass buffers and their own environment.
 type env struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string
-	abort          <-chan struct{}  // closed on a second signal
-	signal         func() os.Signal // the first signal received, nil when none; nil = never signalled
+	lookupEnv      func(string) (string, bool) // also tells set-but-empty; nil: set iff getenv is non-empty
+	abort          <-chan struct{}             // closed on a second signal
+	signal         func() os.Signal            // the first signal received, nil when none; nil = never signalled
 }
 
 // received returns the first signal the process received, nil when none.

@@ -285,13 +285,11 @@ func fileSource(path string, d *dotenv) envSource {
 	return envSource{name: path, file: true, lookup: d.lookup, env: d}
 }
 
-// processSource reads getenv. An empty variable counts as unset: getenv cannot tell them
-// apart (this matters for S3_PERMISSION, where Mastodon sends no ACL when it is set empty).
-func processSource(getenv func(string) string) envSource {
-	return envSource{name: "the environment", lookup: func(k string) (string, bool) {
-		v := getenv(k)
-		return v, v != ""
-	}}
+// processSource reads the process environment through lookup, which tells a variable set
+// empty from an unset one, as Mastodon's ENV does: each variable then reads as it would in a
+// file (S3_PERMISSION set empty sends no ACL).
+func processSource(lookup func(string) (string, bool)) envSource {
+	return envSource{name: "the environment", lookup: lookup}
 }
 
 func (e envSource) get(key string) string {

@@ -142,6 +142,10 @@ func createOutput(name string, perm os.FileMode) (*outputFile, error) {
 	fail := func(err error) (*outputFile, error) { return nil, usageErrorf("", "--output %s: %v", name, err) }
 	path, special := resolveOutput(name)
 	fi, err := os.Stat(path)
+	if err != nil && special {
+		// /dev/stdout to a pipe: /proc's link names no path ("pipe:[…]"), but the name opens.
+		fi, err = os.Stat(name)
+	}
 	switch {
 	case err == nil && fi.IsDir():
 		return fail(errors.New("is a directory"))
