@@ -100,7 +100,8 @@ func Follow(ctx context.Context, cat DeltaCatalog, db *checkpoint.DB, src Source
 		deadline = start.Add(opts.Until)
 	}
 	lastRescan, lastReconcile := start, start
-	planFailures := 0 // passes in a row whose plan lost the database
+	planFailures := 0    // passes in a row whose plan lost the database
+	quietRescan := false // a rescan is among the quiet passes in a row
 	// Only objects the passes found are young records that may not be at the source yet: the
 	// ones planned before following began are given up as missing at once, as by any copy.
 	since, err := db.FollowedAt()
@@ -193,11 +194,13 @@ func Follow(ctx context.Context, cat DeltaCatalog, db *checkpoint.DB, src Source
 				state.LagSeconds = time.Since(oldest).Seconds()
 			}
 		}
-		if n > 0 && pass.Added == 0 && copied.Left == 0 {
+		if n > 0 && pass.Added == 0 && copied.Left == 0 && !pass.PlanFailed {
 			state.QuietPasses++
+			quietRescan = quietRescan || pass.Rescan
 		} else if n > 0 {
-			state.QuietPasses = 0
+			state.QuietPasses, quietRescan = 0, false
 		}
+		state.ReadyToStop = state.QuietPasses >= QuietToStop && quietRescan
 		next := time.Now().Add(opts.Interval)
 		if !deadline.IsZero() && next.After(deadline) {
 			next = deadline

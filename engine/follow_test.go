@@ -122,3 +122,36 @@ type brokenCatalog struct{ outageCatalog }
 func (*brokenCatalog) Scan(context.Context, catalog.Kind, catalog.ScanOptions, func(catalog.Page) error) error {
 	return fmt.Errorf("catalog: column missing")
 }
+
+// Following is ready to stop after QuietToStop quiet passes in a row only when one of them was
+// a rescan: the quick passes do not look for replaced files.
+func TestFollowReadyToStopNeedsARescan(t *testing.T) {
+	for _, tc := range []struct {
+		rescanEvery time.Duration
+		wantReady   bool
+	}{{time.Hour, false}, {20 * time.Millisecond, true}} {
+		db := newDB(t)
+		if err := db.SetWatermark(string(catalog.PreviewCards), catalog.FormatWatermark(catalog.Watermark{})); err != nil {
+			t.Fatal(err)
+		}
+		cat := &outageCatalog{next: 20} // Mastodon is quiet
+		ready, quiet := false, 0
+		_, err := Follow(context.Background(), cat, db, newFakeBucket(), newFakeBucket(), FollowOptions{
+			Interval: 5 * time.Millisecond, Until: 300 * time.Millisecond, RescanEvery: tc.rescanEvery,
+			Plan: PlanOptions{Kinds: []catalog.Kind{catalog.PreviewCards}},
+			Copy: fastOptions(),
+			OnPass: func(p FollowPass) {
+				if !p.Final { // the final pass always rescans
+					ready = ready || p.State.ReadyToStop
+					quiet = max(quiet, p.State.QuietPasses)
+				}
+			},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if quiet < QuietToStop || ready != tc.wantReady {
+			t.Errorf("rescan every %s: up to %d quiet passes, ready to stop %v; want ready %v", tc.rescanEvery, quiet, ready, tc.wantReady)
+		}
+	}
+}

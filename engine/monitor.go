@@ -70,7 +70,14 @@ type FollowState struct {
 	QuietPasses  int       `json:"quiet_passes"`   // passes in a row that found nothing new and left nothing pending
 	Pending      int64     `json:"pending"`        // objects still pending after the last pass
 	LagSeconds   float64   `json:"lag_seconds"`    // age of the oldest object still pending after the last pass; 0 when none
+	// ReadyToStop says that following may end: QuietToStop quiet passes in a row, one of
+	// them a rescan (which finds replaced files; the other passes do not look for them).
+	ReadyToStop bool `json:"ready_to_stop"`
 }
+
+// QuietToStop is how many quiet passes in a row, one of them a rescan, make following ready
+// to stop (FollowState.ReadyToStop).
+const QuietToStop = 3
 
 // NewMonitor returns a Monitor in PhaseStarting.
 func NewMonitor() *Monitor {

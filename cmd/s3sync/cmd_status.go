@@ -207,10 +207,6 @@ func writeLiveStatus(w io.Writer, st statusserver.Status, failures int) error {
 	return nil
 }
 
-// quietToStop is how many passes in a row must find nothing new, with nothing pending, before
-// the status says that copy --follow may be stopped (the README's cutover guide waits for a few).
-const quietToStop = 3
-
 // writeFollowStatus prints copy --follow's state: where it is between passes, what the passes
 // found, and whether it may be stopped. Times to come and past are counted from the server's
 // updated_at, so that the clocks of the two machines need not agree.
@@ -242,8 +238,10 @@ func writeFollowStatus(w io.Writer, st statusserver.Status) {
 	fmt.Fprintf(tw, "  last rescan\t%s\n", rescan)
 	if f.QuietPasses > 0 {
 		quiet := fmt.Sprintf("nothing new for %s", passCount(f.QuietPasses))
-		if f.QuietPasses >= quietToStop && f.Pending == 0 {
+		if f.ReadyToStop {
 			quiet += ": ready to stop"
+		} else if f.QuietPasses >= engine.QuietToStop {
+			quiet += " (ready to stop after the next rescan)"
 		}
 		fmt.Fprintf(tw, "  quiet\t%s\n", quiet)
 	}

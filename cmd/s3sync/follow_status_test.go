@@ -38,7 +38,7 @@ func followingStatus(now time.Time) statusserver.Status {
 			Follow: &engine.FollowState{
 				Passes: 4, LastPassAt: now.Add(-5 * time.Second), NextPassAt: now.Add(25 * time.Second),
 				LastRescanAt: now.Add(-3 * time.Minute), RecordsSeen: 1520, ObjectsAdded: 37, LastAdded: 0,
-				QuietPasses: 3, Pending: 0, LagSeconds: 0,
+				QuietPasses: 3, Pending: 0, LagSeconds: 0, ReadyToStop: true,
 			},
 		}}
 }
@@ -115,6 +115,11 @@ func TestStatusFollowProgressLine(t *testing.T) {
 	got := followLine(st.Snapshot)
 	if want := "following: pass 4, next in 25s, lag 0s, pending 0, added 37 (0 in the last pass), nothing new for 3 passes: ready to stop"; got != want {
 		t.Errorf("between passes:\n%s\nwant\n%s", got, want)
+	}
+	// Quiet, but no rescan among the quiet passes yet.
+	st.Follow.ReadyToStop = false
+	if got := followLine(st.Snapshot); !strings.HasSuffix(got, "nothing new for 3 passes (ready to stop after the next rescan)") {
+		t.Errorf("quiet without a rescan:\n%s", got)
 	}
 	st.Phase = engine.PhaseCopying
 	st.Follow.Pending, st.Follow.LagSeconds, st.Follow.QuietPasses, st.Follow.LastAdded = 7, 95, 0, 7

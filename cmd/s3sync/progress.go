@@ -263,8 +263,10 @@ func followLine(s engine.Snapshot) string {
 	facts := fmt.Sprintf("lag %s, pending %d, added %d (%d in the last pass)", lag, f.Pending, f.ObjectsAdded, f.LastAdded)
 	if f.QuietPasses > 0 {
 		facts += ", nothing new for " + passCount(f.QuietPasses)
-		if f.QuietPasses >= quietToStop && f.Pending == 0 {
+		if f.ReadyToStop {
 			facts += ": ready to stop"
+		} else if f.QuietPasses >= engine.QuietToStop {
+			facts += " (ready to stop after the next rescan)"
 		}
 	}
 	switch s.Phase {

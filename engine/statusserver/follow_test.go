@@ -28,6 +28,7 @@ func followState(now time.Time) engine.FollowState {
 		ObjectsAdded: 37,
 		LastAdded:    0,
 		QuietPasses:  3,
+		ReadyToStop:  true,
 		Pending:      2,
 		LagSeconds:   42.5,
 	}
@@ -148,13 +149,13 @@ func TestAPIStatusFollow(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, key := range []string{"passes", "last_pass_at", "next_pass_at", "last_rescan_at", "records_seen",
-		"objects_added", "last_added", "quiet_passes", "pending", "lag_seconds"} {
+		"objects_added", "last_added", "quiet_passes", "pending", "lag_seconds", "ready_to_stop"} {
 		if _, ok := doc.Follow[key]; !ok {
 			t.Errorf("follow lacks %q: %v", key, doc.Follow)
 		}
 	}
-	if len(doc.Follow) != 10 {
-		t.Errorf("follow has %d fields, the README documents 10: %v", len(doc.Follow), doc.Follow)
+	if len(doc.Follow) != 11 {
+		t.Errorf("follow has %d fields, the README documents 11: %v", len(doc.Follow), doc.Follow)
 	}
 	// After following stopped, s3sync_following says 0 and the rest stays.
 	f.copy(t) // a copy that does not follow ends in PhaseDone
@@ -176,7 +177,7 @@ func TestPageHasFollowPanel(t *testing.T) {
 		`id="f-passes"`, `id="f-records"`, `id="f-added"`, `id="f-last-added"`, `id="f-pending"`, `id="f-lag"`,
 		`id="f-rescan"`, `id="f-last-ago"`, `id="f-rescan-ago"`, `.badge.following`, "renderFollow(s)", "next pass in ", "ready to stop",
 		"f.next_pass_at", "f.last_pass_at", "f.last_rescan_at", "f.passes", "f.records_seen", "f.objects_added",
-		"f.last_added", "f.quiet_passes", "f.pending", "f.lag_seconds"} {
+		"f.last_added", "f.quiet_passes", "f.pending", "f.lag_seconds", "f.ready_to_stop"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %s", want)
 		}
