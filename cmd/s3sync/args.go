@@ -13,10 +13,14 @@ const completionFlag = "--generate-bash-completion"
 // anywhere, as admins type them: global flags after the command (`s3sync report --config
 // FILE`) move before it, and the command's flags after its arguments (`report --merge a.db
 // b.db --format csv`) move before those. A flag's value stays with its flag; "--" ends the
-// flags; an unknown command or flag is left where it is, for cli to name in its error.
+// flags; an unknown command or flag is left where it is, for cli to name in its error. `help
+// COMMAND` becomes `COMMAND --help`.
 func normalizeArgs(app *cli.App, args []string) []string {
-	if len(args) < 2 || args[len(args)-1] == completionFlag {
+	if len(args) < 2 || args[len(args)-1] == completionFlag || valueMissing(app, args) != "" {
 		return args
+	}
+	if args[1] == "help" || args[1] == "h" { // `s3sync help copy`: the command's --help
+		return append(append([]string{args[0]}, args[2:]...), "--help")
 	}
 	global := flagArity(app.Flags)
 	out := []string{args[0]}
@@ -69,6 +73,25 @@ func normalizeArgs(app *cli.App, args []string) []string {
 	out = append(out, args[i])
 	out = append(out, flags...)
 	return append(out, positional...)
+}
+
+// valueMissing returns the last argument when it is a flag that takes a value and has none
+// (`s3sync report --config`), else "": moved, it would take the next word as its value.
+func valueMissing(app *cli.App, args []string) string {
+	last := args[len(args)-1]
+	if !isFlagArg(last) || last == "--" || strings.Contains(last, "=") {
+		return ""
+	}
+	takes := flagArity(app.Flags)
+	for _, cmd := range app.Commands {
+		for name, t := range flagArity(cmd.Flags) {
+			takes[name] = takes[name] || t
+		}
+	}
+	if takes[flagName(last)] {
+		return last
+	}
+	return ""
 }
 
 // flagArity maps every name of flags to whether the flag takes a value (all but booleans).

@@ -63,3 +63,18 @@ func TestFlagsAnywhere(t *testing.T) {
 		t.Errorf("report --merge a.db --format csv: %s", r)
 	}
 }
+
+// A value flag with nothing after it is named, not fed the command as its value; `help
+// COMMAND` is COMMAND --help.
+func TestFlagWithoutValueAndHelpCommand(t *testing.T) {
+	for _, args := range [][]string{{"report", "--config"}, {"--config"}, {"copy", "--only"}} {
+		code, out, errs := runPlain(args...)
+		if code != exitUsage || !strings.Contains(errs, args[len(args)-1]+" needs a value") || out != "" {
+			t.Errorf("s3sync %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errs)
+		}
+	}
+	code, out, _ := runPlain("help", "report")
+	if code != exitOK || !strings.Contains(out, "s3sync report - ") {
+		t.Errorf("s3sync help report: exit %d\n%s", code, out)
+	}
+}

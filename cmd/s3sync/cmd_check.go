@@ -13,7 +13,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/s3sync/s3sync/catalog"
-	"github.com/s3sync/s3sync/checkpoint"
 	"github.com/s3sync/s3sync/engine"
 	"github.com/s3sync/s3sync/internal/text"
 	"github.com/s3sync/s3sync/storage"
@@ -196,7 +195,7 @@ func checkDestination(ctx context.Context, k *checker, cl *storage.Client, dc *s
 // be read, says which a copy of s3sync started (a running copy holds it: then none is known).
 func checkUploads(ctx context.Context, g *globals, k *checker, dst *storage.Client, cfg *Config) {
 	var log engine.UploadLog
-	if db, err := checkpoint.Open(cfg.checkpointPath(g.checkpoint), checkpoint.Options{ReadOnly: true, Timeout: 200 * time.Millisecond}); err == nil {
+	if db, _, err := peekCheckpoint(cfg.checkpointPath(g.checkpoint), 200*time.Millisecond); err == nil && db != nil {
 		defer db.Close()
 		log = db
 	}

@@ -116,7 +116,7 @@ func copyFlags(o *copyOptions, full bool) []cli.Flag {
 		&cli.StringFlag{Name: "server-side", Value: "auto", Usage: "`MODE` auto, always or never: copy inside the provider (CopyObject) when source and destination share an endpoint; auto probes once and streams when refused", Destination: &o.serverSide},
 		&cli.Float64Flag{Name: "max-rps", Usage: "at most `N` requests per second to each of source and destination", DefaultText: "no limit", Destination: &o.maxRPS},
 		&cli.StringFlag{Name: "bwlimit", Usage: "at most `RATE` bytes per second streamed (e.g. 50M, 800k)", DefaultText: "no limit", Destination: &o.bwlimit},
-		&cli.BoolFlag{Name: "skip-corrupt", Usage: "first check every record of the checkpoint and set unreadable ones aside (listed; `s3sync plan` plans them again), then copy the rest", Destination: &o.skipCorrupt},
+		&cli.BoolFlag{Name: "skip-corrupt", Usage: "first check every record of the checkpoint and set unreadable ones aside (listed; the next plan plans them again), then copy the rest", Destination: &o.skipCorrupt},
 	}
 	if !full {
 		return flags

@@ -40,7 +40,7 @@ func newReportCommand(g *globals) *cli.Command {
 			"  s3sync report --merge private/s3sync-*-of-4.db",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "format", Value: "table", Usage: "table, csv or json", Destination: &o.format},
-			&cli.StringFlag{Name: "status", Usage: "comma-separated `STATUSES` (pending,done,failed,missing); csv/json default failed,missing", Destination: &o.status},
+			&cli.StringFlag{Name: "status", Usage: "comma-separated `STATUSES` (pending,done,failed,missing,stale); csv/json default failed,missing", Destination: &o.status},
 			&cli.StringFlag{Name: "only", Usage: "comma-separated `KINDS`", Destination: &o.only},
 			&cli.StringFlag{Name: "output", Usage: "write to `FILE` instead of standard output", Destination: &o.output},
 			&cli.BoolFlag{Name: "merge", Usage: "combine the checkpoints given as arguments (shards): report --merge a.db b.db …", Destination: &o.merge},
@@ -78,19 +78,11 @@ func runReport(c *cli.Context, g *globals, o reportOptions) error {
 	if err := checkOutput(o.output, g.protectedFiles(path)); err != nil {
 		return err
 	}
-	if err := checkCheckpointPath(path); err != nil {
+	db, locked, err := peekCheckpoint(path, time.Second)
+	if err != nil {
 		return err
 	}
-
-	db, err := checkpoint.Open(path, checkpoint.Options{ReadOnly: true, Timeout: time.Second})
-	locked := errors.Is(err, checkpoint.ErrLocked)
-	switch {
-	case locked:
-	case errors.Is(err, os.ErrNotExist):
-		return usageErrorf("s3sync plan", "checkpoint %s does not exist yet", path)
-	case err != nil:
-		return fmt.Errorf("checkpoint %s: %w", path, err)
-	default:
+	if db != nil {
 		defer db.Close()
 	}
 

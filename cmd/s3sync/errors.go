@@ -111,6 +111,10 @@ func interruptedAdvice(ri runInfo) string {
 	i := commandIndex(ri.args, ri.command)
 	switch ri.command {
 	case "copy":
+		if following(ri.args, i) {
+			return fmt.Sprintf("%s: stopped following; the checkpoint is saved. `%s` follows again; once Mastodon writes to the new bucket, `s3sync verify` checks the copy",
+				what, commandLine(withResume(ri.args, i)))
+		}
 		return fmt.Sprintf("%s; the checkpoint is saved: run `%s` to continue", what, commandLine(withResume(ri.args, i)))
 	case "retry-failed":
 		return fmt.Sprintf("%s; the checkpoint is saved and the objects retry-failed put back are pending: run `%s` to continue",
@@ -122,6 +126,19 @@ func interruptedAdvice(ri runInfo) string {
 		return what
 	}
 	return fmt.Sprintf("%s: run `%s` again", what, commandLine(ri.args))
+}
+
+// following reports whether the command at i of args has --follow.
+func following(args []string, i int) bool {
+	for _, a := range args[max(i, 0)+1:] {
+		if a == "--" {
+			break
+		}
+		if a == "--follow" || a == "-follow" || strings.HasPrefix(a, "--follow=") && a != "--follow=false" {
+			return true
+		}
+	}
+	return false
 }
 
 // globalValueFlags are the global flags that take a value as the next argument.

@@ -98,7 +98,7 @@ func run(ctx context.Context, args []string, e env) int {
 			"  s3sync check && s3sync plan && s3sync copy --follow",
 		Writer:          e.stdout,
 		ErrWriter:       e.stderr,
-		HideHelpCommand: true,
+		HideHelpCommand: true, // `s3sync help COMMAND` is read as `s3sync COMMAND --help` (normalizeArgs)
 		// The completion scripts (s3sync completion) ask the binary what may come next.
 		EnableBashCompletion: true,
 		Flags: []cli.Flag{
@@ -146,7 +146,12 @@ func run(ctx context.Context, args []string, e env) int {
 			return action(c)
 		}
 	}
-	err := app.RunContext(ctx, normalizeArgs(app, args))
+	var err error
+	if flag := valueMissing(app, args); flag != "" {
+		err = usageErrorf("", "%s needs a value", flag)
+	} else {
+		err = app.RunContext(ctx, normalizeArgs(app, args))
+	}
 	if err != nil && isCLIUsage(err) {
 		err = usageErrorf("s3sync --help", "%v", err)
 	}

@@ -83,6 +83,25 @@ func openCheckpoint(path string, readOnly bool) (*checkpoint.DB, error) {
 	return nil, fmt.Errorf("checkpoint %s: %w", path, err)
 }
 
+// peekCheckpoint opens the checkpoint at path read-only for a look that must not wait long
+// (report, check): locked is true, with no checkpoint and no error, when a running s3sync
+// holds it. A checkpoint that does not exist is a usage error naming plan.
+func peekCheckpoint(path string, wait time.Duration) (db *checkpoint.DB, locked bool, err error) {
+	if err := checkCheckpointPath(path); err != nil {
+		return nil, false, err
+	}
+	db, err = checkpoint.Open(path, checkpoint.Options{ReadOnly: true, Timeout: wait})
+	switch {
+	case err == nil:
+		return db, false, nil
+	case errors.Is(err, checkpoint.ErrLocked):
+		return nil, true, nil
+	case errors.Is(err, os.ErrNotExist):
+		return nil, false, usageErrorf("s3sync plan", "checkpoint %s does not exist yet", path)
+	}
+	return nil, false, fmt.Errorf("checkpoint %s: %w", path, err)
+}
+
 // lockedError explains a checkpoint whose lock another process holds, naming the running
 // command when its status file tells.
 func lockedError(path string) error {
