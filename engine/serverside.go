@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -77,7 +78,7 @@ func ChooseServerSide(ctx context.Context, mode string, db *checkpoint.DB, kinds
 		if mode == ServerSideAlways {
 			return NewServerSide(src, dst), "server-side (CopyObject; not probed: no pending object found at the source)", nil
 		}
-		return nil, fmt.Sprintf("streamed: server-side copy not probed: none of the first %d pending objects exists at the source", probeObjects), nil
+		return nil, fmt.Sprintf("streamed: server-side copy not probed: none of the first %d pending or done objects exists at the source", probeObjects), nil
 	}
 	attempts, err := probeRetry().do(ctx, func() error { return dst.ProbeCopy(ctx, src, key) })
 	switch {
@@ -113,6 +114,15 @@ func probeKey(ctx context.Context, db *checkpoint.DB, kinds []string, src *stora
 	if err != nil {
 		return "", fmt.Errorf("checkpoint: %w", err)
 	}
+	if len(objs) < probeObjects {
+		// Few or none pending (copy --resume --follow on a finished copy): objects already
+		// copied were at the source, and most still are.
+		done, err := someDone(db, kinds, probeObjects-len(objs))
+		if err != nil {
+			return "", err
+		}
+		objs = append(objs, done...)
+	}
 	for _, o := range objs {
 		for _, key := range o.Candidates {
 			_, err := probeRetry().do(ctx, func() error {
@@ -133,6 +143,30 @@ func probeKey(ctx context.Context, db *checkpoint.DB, kinds []string, src *stora
 		}
 	}
 	return "", nil
+}
+
+// errEnough stops a walk of the checkpoint that has what it wants.
+var errEnough = errors.New("enough")
+
+// someDone returns up to n done objects of kinds (all when empty), with the key the copy read
+// first among their candidates.
+func someDone(db *checkpoint.DB, kinds []string, n int) ([]checkpoint.Object, error) {
+	var out []checkpoint.Object
+	err := db.Each(checkpoint.Filter{Kinds: kinds, Statuses: []checkpoint.Status{checkpoint.Done}}, func(o checkpoint.Object) error {
+		if o.Found || o.SourceKey == "" {
+			return nil // not at the source, or not known where
+		}
+		o.Candidates = []string{o.SourceKey}
+		out = append(out, o)
+		if len(out) >= n {
+			return errEnough
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errEnough) {
+		return nil, fmt.Errorf("checkpoint: %w", err)
+	}
+	return out, nil
 }
 
 // copyServerSide is copyCandidates for a server-side copy: the first candidate that exists at

@@ -239,3 +239,16 @@ func TestRetryFailedRepairsAfterFollow(t *testing.T) {
 	}
 	s.must(exitOK, "verify")
 }
+
+// Following a copy that has finished (nothing pending) still copies inside the provider when
+// it can: the probe uses an object already copied.
+func TestFollowAfterACopyProbesServerSide(t *testing.T) {
+	s := newSandbox(t, pgtest.ModernSchema)
+	manyObjects(s, 3)
+	s.must(exitOK, "plan")
+	s.must(exitOK, "copy")
+	r := s.must(exitOK, "copy", "--resume", "--follow", "--interval", "200ms", "--until", "500ms")
+	if !strings.Contains(r.stdout, "mode: server-side") {
+		t.Errorf("copy --resume --follow with nothing pending:\n%s", r.stdout)
+	}
+}
