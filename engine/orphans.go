@@ -14,8 +14,9 @@ import (
 
 // Lister lists a bucket; *storage.Client implements it.
 type Lister interface {
-	// List calls fn for every key under prefix in key order, page by page.
-	List(ctx context.Context, prefix string, fn func(storage.ListedObject) error) error
+	// ListPage returns one page of the objects under prefix in key order, after the key after
+	// ("" = from the first), and the key of the next page ("" after the last).
+	ListPage(ctx context.Context, prefix, after string) ([]storage.ListedObject, string, error)
 }
 
 // Referencer says which keys the database references; *catalog.Reader implements it.
@@ -98,19 +99,34 @@ func Orphans(ctx context.Context, src Lister, db Referencer, w io.Writer) (Orpha
 		cw.Flush()
 		return cw.Error()
 	}
-	err := src.List(ctx, "", func(o storage.ListedObject) error {
-		tot.Listed++
-		tot.ListedBytes += o.Size
-		batch = append(batch, o)
-		if len(batch) >= orphanBatch {
-			return flush()
+	// Each page is retried on its own (throttling, 5xx): the lines written so far stay valid.
+	retry := defaultRetry()
+	for after := ""; ; {
+		var objs []storage.ListedObject
+		var next string
+		_, err := retry.do(ctx, func() error {
+			var err error
+			objs, next, err = src.ListPage(ctx, "", after)
+			return err
+		})
+		if err != nil {
+			return tot, err
 		}
-		return nil
-	})
-	if err != nil {
-		return tot, err
+		for _, o := range objs {
+			tot.Listed++
+			tot.ListedBytes += o.Size
+			batch = append(batch, o)
+			if len(batch) >= orphanBatch {
+				if err := flush(); err != nil {
+					return tot, err
+				}
+			}
+		}
+		if next == "" {
+			return tot, flush()
+		}
+		after = next
 	}
-	return tot, flush()
 }
 
 func isNoTable(err error) bool { return err != nil && errors.Is(err, catalog.ErrNoTable) }

@@ -3,13 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/s3sync/s3sync/catalog/pgtest"
 	"github.com/s3sync/s3sync/checkpoint"
 	"github.com/s3sync/s3sync/storage"
+	"github.com/s3sync/s3sync/storage/s3test"
 )
 
 // planRow returns the plan summary line of kind, split into fields.
@@ -217,6 +220,25 @@ func TestOrphans(t *testing.T) {
 	}
 	if !strings.Contains(r.stderr, "orphans 3, 60 B") {
 		t.Errorf("orphans totals:\n%s", r.stderr)
+	}
+}
+
+// A throttled listing is retried page by page: orphans finishes, with every orphan once.
+func TestOrphansRideOutThrottledListing(t *testing.T) {
+	s := newSandbox(t, pgtest.ModernSchema)
+	manyObjects(s, 3)
+	s.upload(sourceObject{"backup.tar.gz", 30, "application/gzip", "", ""})
+	p := s.proxySource()
+	var lists atomic.Int32
+	p.SetRule(func(r *http.Request) s3test.Fault {
+		if r.Method == http.MethodGet && r.URL.Query().Has("list-type") && lists.Add(1) <= 2 {
+			return s3test.Status(503, "SlowDown")
+		}
+		return s3test.Pass()
+	})
+	r := s.must(exitOK, "orphans")
+	if strings.Count(r.stdout, "backup.tar.gz,30,") != 1 || lists.Load() < 3 {
+		t.Errorf("orphans after 2 throttled listings (%d list requests):\n%s%s", lists.Load(), r.stdout, r.stderr)
 	}
 }
 
