@@ -73,8 +73,6 @@ func (f followOptions) check(c *cli.Context, o copyOptions) error {
 		return usageErrorf("s3sync copy --dry-run", "--follow copies; --dry-run changes nothing")
 	case o.limit > 0:
 		return usageErrorf("s3sync copy --resume --follow", "--follow copies everything it finds; --limit does not go with it")
-	case o.shard != "":
-		return usageErrorf("s3sync copy --resume --follow", "--follow reads what changed in the whole database; it does not go with --shard (follow with one unsharded copy once the shards are done)")
 	case f.interval < 100*time.Millisecond || f.interval > 24*time.Hour:
 		return usageErrorf("--interval 30s", "--interval %s is not a duration from 100ms to 24h", f.interval)
 	case f.until < 0:
@@ -251,7 +249,7 @@ func runCopy(c *cli.Context, g *globals, o copyOptions, requeue []checkpoint.Sta
 	}
 	var sum engine.CopySummary
 	if o.follow.on {
-		sum, err = runFollow(c, g, cfg, o, db, engine.LimitBandwidth(src, lim.bwlimit), dst, copyOpts)
+		sum, err = runFollow(c, g, cfg, o, lim.shard, db, engine.LimitBandwidth(src, lim.bwlimit), dst, copyOpts)
 	} else {
 		sum, err = engine.Copy(c.Context, db, engine.LimitBandwidth(src, lim.bwlimit), dst, copyOpts)
 	}
@@ -283,9 +281,10 @@ func startedFollowing(db *checkpoint.DB, follow bool) (time.Time, error) {
 	return at, err
 }
 
-// runFollow is copy --follow: engine.Follow with a database connection for the passes' plans,
-// a line per pass, and one summary over all the passes.
-func runFollow(c *cli.Context, g *globals, cfg *Config, o copyOptions, db *checkpoint.DB, src engine.Source, dst engine.Destination, copyOpts engine.CopyOptions) (engine.CopySummary, error) {
+// runFollow is copy --follow: engine.Follow with a database connection for the passes' plans
+// (filtered to shard, when --shard gives one: each shard follows its own objects), a line per
+// pass, and one summary over all the passes.
+func runFollow(c *cli.Context, g *globals, cfg *Config, o copyOptions, shard engine.Shard, db *checkpoint.DB, src engine.Source, dst engine.Destination, copyOpts engine.CopyOptions) (engine.CopySummary, error) {
 	reader, closeReader, err := openCatalog(c.Context, g, cfg)
 	if err != nil {
 		return engine.CopySummary{}, err
@@ -294,7 +293,8 @@ func runFollow(c *cli.Context, g *globals, cfg *Config, o copyOptions, db *check
 	start := time.Now()
 	planOpts := engine.PlanOptions{SkipRemoteCache: cfg.RemoteCache == remoteCacheSkip, Log: g.log}
 	keys := engine.NewKeyLimit(destinationPrefix(cfg), g.log)
-	fs, err := engine.Follow(c.Context, keys.WrapDelta(reader), db, src, dst, engine.FollowOptions{
+	cat := engine.ShardDeltaCatalog(keys.WrapDelta(reader), shard)
+	fs, err := engine.Follow(c.Context, cat, db, src, dst, engine.FollowOptions{
 		Interval: o.follow.interval, Until: o.follow.until, RescanEvery: o.follow.rescanEvery,
 		ReconcileEvery: o.follow.reconcileEvery, Plan: planOpts, Copy: copyOpts,
 		OnPass: func(p engine.FollowPass) { logPass(g, p) },

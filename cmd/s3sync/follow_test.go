@@ -204,7 +204,6 @@ func TestFollowFlagErrors(t *testing.T) {
 	for _, args := range [][]string{
 		{"copy", "--follow", "--dry-run"},
 		{"copy", "--follow", "--limit", "5"},
-		{"copy", "--follow", "--shard", "0/2"},
 		{"copy", "--follow", "--interval", "10ms"},
 		{"copy", "--follow", "--interval", "25h"},
 		{"copy", "--until", "1h"},
@@ -250,5 +249,37 @@ func TestFollowAfterACopyProbesServerSide(t *testing.T) {
 	r := s.must(exitOK, "copy", "--resume", "--follow", "--interval", "200ms", "--until", "500ms")
 	if !strings.Contains(r.stdout, "mode: server-side") {
 		t.Errorf("copy --resume --follow with nothing pending:\n%s", r.stdout)
+	}
+}
+
+// Each shard follows its own objects: records added after the sharded plans reach the
+// destination through exactly one shard's follow.
+func TestFollowSharded(t *testing.T) {
+	s := newSandbox(t, pgtest.ModernSchema)
+	want := manyObjects(s, 10)
+	for _, sh := range []string{"0/2", "1/2"} {
+		s.must(exitOK, "plan", "--shard", sh)
+	}
+	for id := 11; id <= 20; id++ {
+		name := fmt.Sprintf("late%d.jpg", id)
+		for k, v := range s.upload(sourceObject{cardImageKey(id, name), 1000 + id, "image/jpeg", "", ""}) {
+			want[k] = v
+		}
+		s.addCard(id, name)
+	}
+	copied := 0
+	for _, sh := range []string{"0/2", "1/2"} {
+		r := s.must(exitOK, "copy", "--shard", sh, "--follow", "--interval", "200ms", "--until", "1s")
+		var n int
+		fmt.Sscanf(r.stdout, "copied %d object(s)", &n)
+		copied += n
+	}
+	if copied != len(want) {
+		t.Errorf("the two shards copied %d objects, want each of the %d once", copied, len(want))
+	}
+	for k, v := range want {
+		if body, _ := s.dstServer().GetObject(t, s.dst, k); !bytes.Equal(body, v) {
+			t.Errorf("%s: %d bytes at the destination, want %d", k, len(body), len(v))
+		}
 	}
 }
