@@ -5,6 +5,20 @@ import (
 	"strings"
 )
 
+// Facts about fetching remote media again that a report of missing media has to tell, from
+// Mastodon's code:
+//   - NoStatusMedia: what a media attachment without status_id is (app/models/media_attachment.rb:
+//     an upload not posted yet, or the media of a deleted or scheduled status);
+//   - NoStatusRefetch: the only tootctl command that reaches such media (lib/mastodon/cli/media.rb,
+//     refresh --account), which fetches every file of that account;
+//   - RefetchRenames: a fetched file is stored under a new file name (Paperclip's
+//     file_file_name is generated again), so the checkpoint must be planned again.
+const (
+	NoStatusMedia   = "an upload never posted, or the media of a deleted or scheduled status"
+	NoStatusRefetch = "only `tootctl media refresh --account USER@DOMAIN --force` reaches them, with every other file of that account"
+	RefetchRenames  = "Mastodon stores a file it fetches again under a new file name"
+)
+
 // RejectMediaQuery lists the domains whose media Mastodon never fetches
 // (app/models/domain_block.rb: reject_media), so their missing media stays missing.
 const RejectMediaQuery = `psql -Atc "SELECT domain FROM domain_blocks WHERE reject_media"`

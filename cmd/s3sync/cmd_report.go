@@ -413,13 +413,13 @@ func writeRefetchable(w io.Writer, db *checkpoint.DB, kinds []string) error {
 		}
 	}
 	if len(noStatus) > 0 {
-		fmt.Fprintln(w, "Media of no status (an upload never posted, or the media of a deleted or scheduled status), by record id;")
-		fmt.Fprintln(w, "only `tootctl media refresh --account USER@DOMAIN --force` reaches them, with every other file of that account:")
+		fmt.Fprintf(w, "Media of no status (%s), by record id;\n", catalog.NoStatusMedia)
+		fmt.Fprintln(w, catalog.NoStatusRefetch+":")
 		for chunk := range slices.Chunk(noStatus, refetchChunk) {
 			fmt.Fprintln(w, "  "+catalog.JoinIDs(chunk, " "))
 		}
 	}
-	fmt.Fprintln(w, "Mastodon stores a file it fetches again under a new file name: afterwards run `s3sync plan`, then `s3sync copy --resume`.")
+	fmt.Fprintln(w, catalog.RefetchRenames+": afterwards run `s3sync plan`, then `s3sync copy --resume`.")
 	fmt.Fprintln(w, "Mastodon never fetches media from domains blocked with reject_media; their media stays missing. They are:")
 	fmt.Fprintln(w, catalog.RejectMediaQuery)
 	return nil
