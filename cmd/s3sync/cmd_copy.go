@@ -124,8 +124,8 @@ func copyFlags(o *copyOptions, full bool) []cli.Flag {
 		&cli.StringFlag{Name: "only", Usage: "comma-separated `KINDS` to copy (default all)", Destination: &o.only},
 		&cli.Int64Flag{Name: "limit", Usage: "copy at most `N` objects in this run", DefaultText: "no limit", Destination: &o.limit},
 		&cli.BoolFlag{Name: "dry-run", Usage: "list what would be copied; touch neither S3 nor the checkpoint", Destination: &o.dryRun},
-		&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile (go tool pprof) to `FILE`", Destination: &o.cpuProfile},
-		&cli.StringFlag{Name: "memprofile", Usage: "write a heap profile (go tool pprof) to `FILE` at the end", Destination: &o.memProfile},
+		&cli.StringFlag{Name: "cpuprofile", TakesFile: true, Usage: "write a CPU profile (go tool pprof) to `FILE`", Destination: &o.cpuProfile},
+		&cli.StringFlag{Name: "memprofile", TakesFile: true, Usage: "write a heap profile (go tool pprof) to `FILE` at the end", Destination: &o.memProfile},
 	)
 }
 

@@ -25,7 +25,7 @@ func newOrphansCommand(g *globals) *cli.Command {
 			"not mastodon (outside its layout). Nothing is deleted.\n\n" +
 			"Example:\n  s3sync orphans --output orphans.csv",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the CSV to `FILE` instead of standard output", Destination: &o.output},
+			&cli.StringFlag{Name: "output", TakesFile: true, Aliases: []string{"o"}, Usage: "write the CSV to `FILE` instead of standard output", Destination: &o.output},
 		},
 		Action: func(c *cli.Context) error { return runOrphans(c, g, o) },
 	}

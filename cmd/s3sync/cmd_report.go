@@ -42,7 +42,7 @@ func newReportCommand(g *globals) *cli.Command {
 			&cli.StringFlag{Name: "format", Value: "table", Usage: "table, csv or json", Destination: &o.format},
 			&cli.StringFlag{Name: "status", Usage: "comma-separated `STATUSES` (pending,done,failed,missing,stale); csv/json default failed,missing", Destination: &o.status},
 			&cli.StringFlag{Name: "only", Usage: "comma-separated `KINDS`", Destination: &o.only},
-			&cli.StringFlag{Name: "output", Usage: "write to `FILE` instead of standard output", Destination: &o.output},
+			&cli.StringFlag{Name: "output", TakesFile: true, Usage: "write to `FILE` instead of standard output", Destination: &o.output},
 			&cli.BoolFlag{Name: "merge", Usage: "combine the checkpoints given as arguments (shards): report --merge a.db b.db …", Destination: &o.merge},
 		},
 		Action: func(c *cli.Context) error { return runReport(c, g, o) },

@@ -102,11 +102,11 @@ func run(ctx context.Context, args []string, e env) int {
 		// The completion scripts (s3sync completion) ask the binary what may come next.
 		EnableBashCompletion: true,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "config", Usage: "configuration `FILE` (env S3SYNC_CONFIG; CONFIG_FILE_NAME=x.ini means private/x.ini)", EnvVars: []string{"S3SYNC_CONFIG"}, Destination: &g.configFlag},
-			&cli.StringFlag{Name: "checkpoint", Usage: "checkpoint `FILE` (default: [sync] checkpoint, else private/s3sync.db)", Destination: &g.checkpoint},
+			&cli.StringFlag{Name: "config", TakesFile: true, Usage: "configuration `FILE` (env S3SYNC_CONFIG; CONFIG_FILE_NAME=x.ini means private/x.ini)", EnvVars: []string{"S3SYNC_CONFIG"}, Destination: &g.configFlag},
+			&cli.StringFlag{Name: "checkpoint", TakesFile: true, Usage: "checkpoint `FILE` (default: [sync] checkpoint, else private/s3sync.db)", Destination: &g.checkpoint},
 			&cli.StringFlag{Name: "log-format", Value: "console", Usage: "console or json"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
-			&cli.StringFlag{Name: "log-file", Usage: "also write the log to `FILE` (appended, created 0600)"},
+			&cli.StringFlag{Name: "log-file", TakesFile: true, Usage: "also write the log to `FILE` (appended, created 0600)"},
 			&cli.BoolFlag{Name: "no-progress", Usage: "no live progress bars on a terminal; log progress lines instead", Destination: &g.noProgress},
 		},
 		Before: func(c *cli.Context) error {
