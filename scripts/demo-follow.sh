@@ -64,18 +64,19 @@ say "Mastodon restarted with S3_BUCKET=demo-destination. Its new files are never
   "s3sync finds them at the destination, counts them done (\"found\") and never overwrites them."
 mastodon --uploads 4 --replace 1 --every 1s --to destination
 
-step "Mastodon is quiet: keep following until 3 passes in a row find nothing new"
-say "A quiet pass queues nothing and leaves nothing pending (quiet_passes counts them). The 5 objects" \
-  "gendata left out of the source on purpose were marked missing by the bulk copy: nothing waits on them."
+step "Mastodon is quiet: keep following until s3sync says it is ready to stop"
+say "Ready to stop: 3 passes in a row queued nothing and left nothing pending, and one of them was a" \
+  "rescan (the only passes that find replaced files). The 5 objects gendata left out of the source on" \
+  "purpose were marked missing by the bulk copy: nothing waits on them."
 from=$(($(wc -l < "$log") + 1))
-quiet=0
+ready=
 for _ in $(seq 120); do
   following
-  quiet=$(passes "$from" | sed -n 's/.*quiet_passes=\([0-9]*\).*/\1/p' | tail -n 1)
-  [ "${quiet:-0}" -ge 3 ] && break
+  ready=$(passes "$from" | grep -m1 'ready_to_stop=true' || true)
+  [ -n "$ready" ] && break
   sleep 0.5
 done
-[ "${quiet:-0}" -ge 3 ] || { echo "demo-follow: s3sync still finds new objects after a minute" >&2; exit 1; }
+[ -n "$ready" ] || { echo "demo-follow: s3sync is still not ready to stop after a minute" >&2; exit 1; }
 
 step "Stop following: Ctrl-C (SIGINT); exit 130 is a clean stop, resumable as always"
 kill -INT "$follow_pid"

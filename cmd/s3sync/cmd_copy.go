@@ -212,7 +212,7 @@ func runCopy(c *cli.Context, g *globals, o copyOptions, requeue []checkpoint.Sta
 	if err != nil {
 		return err
 	}
-	followed, err := startedFollowing(db, o.follow.on)
+	followedAt, err := startedFollowing(db, o.follow.on)
 	if err != nil {
 		return err
 	}
@@ -238,7 +238,7 @@ func runCopy(c *cli.Context, g *globals, o copyOptions, requeue []checkpoint.Sta
 		MinTime:        cfg.MinTime,
 		NoContentMD5:   !cfg.ContentMD5,
 		PrivateACL:     cfg.privateACL(),
-		KeepNewerSince: followed,
+		KeepNewerSince: followedAt,
 		Abort:          g.abort,
 		StatusFile:     engine.StatusPath(path),
 		StatusAddr:     statusAddr,
@@ -248,13 +248,18 @@ func runCopy(c *cli.Context, g *globals, o copyOptions, requeue []checkpoint.Sta
 		Log:            g.log,
 	}
 	var sum engine.CopySummary
+	var followed engine.FollowSummary
 	if o.follow.on {
-		sum, err = runFollow(c, g, cfg, o, lim.shard, db, engine.LimitBandwidth(src, lim.bwlimit), dst, copyOpts)
+		sum, followed, err = runFollow(c, g, cfg, o, lim.shard, db, engine.LimitBandwidth(src, lim.bwlimit), dst, copyOpts)
 	} else {
 		sum, err = engine.Copy(c.Context, db, engine.LimitBandwidth(src, lim.bwlimit), dst, copyOpts)
 	}
 	bars.stop()
 	printCopySummary(g, sum)
+	if o.follow.on {
+		fmt.Fprintf(g.stdout, "followed %d pass(es) after the first copy: %d record(s) read, %d object(s) queued (new or replaced files)\n",
+			followed.Passes, followed.Records, followed.Added)
+	}
 	printCopyMode(g, mode, throttle)
 	if err != nil {
 		return err
@@ -284,10 +289,10 @@ func startedFollowing(db *checkpoint.DB, follow bool) (time.Time, error) {
 // runFollow is copy --follow: engine.Follow with a database connection for the passes' plans
 // (filtered to shard, when --shard gives one: each shard follows its own objects), a line per
 // pass, and one summary over all the passes.
-func runFollow(c *cli.Context, g *globals, cfg *Config, o copyOptions, shard engine.Shard, db *checkpoint.DB, src engine.Source, dst engine.Destination, copyOpts engine.CopyOptions) (engine.CopySummary, error) {
+func runFollow(c *cli.Context, g *globals, cfg *Config, o copyOptions, shard engine.Shard, db *checkpoint.DB, src engine.Source, dst engine.Destination, copyOpts engine.CopyOptions) (engine.CopySummary, engine.FollowSummary, error) {
 	reader, closeReader, err := openCatalog(c.Context, g, cfg)
 	if err != nil {
-		return engine.CopySummary{}, err
+		return engine.CopySummary{}, engine.FollowSummary{}, err
 	}
 	defer closeReader()
 	start := time.Now()
@@ -300,7 +305,7 @@ func runFollow(c *cli.Context, g *globals, cfg *Config, o copyOptions, shard eng
 		OnPass: func(p engine.FollowPass) { logPass(g, p) },
 	})
 	return engine.CopySummary{Done: fs.Done, Found: fs.Found, Failed: fs.Failed, Missing: fs.Missing, Bytes: fs.Bytes, Left: fs.Left,
-		Retries: copyOpts.Monitor.Snapshot().Retries, Elapsed: time.Since(start), Interrupted: fs.Interrupted}, err
+		Retries: copyOpts.Monitor.Snapshot().Retries, Elapsed: time.Since(start), Interrupted: fs.Interrupted}, fs, err
 }
 
 // logPass logs what a pass of copy --follow did.
@@ -331,6 +336,9 @@ func logPass(g *globals, p engine.FollowPass) {
 	}
 	if p.State.QuietPasses > 0 {
 		ev = ev.Int("quiet_passes", p.State.QuietPasses)
+	}
+	if p.State.ReadyToStop {
+		ev = ev.Bool("ready_to_stop", true)
 	}
 	ev.Time("next", p.State.NextPassAt.Local()).Msg("following")
 }
