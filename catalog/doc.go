@@ -112,6 +112,17 @@ are. An attachment whose file name is NULL or empty is skipped and counted; one 
 contains "/", "\", "..", a control character or invalid UTF-8 is skipped, counted and
 reported in Page.Invalid, so no key ever leaves its record's directory.
 
+# Mastodon's environment
+
+Env reads .env.production (ParseEnvFile: the syntax of the dotenv gem, bkeepers/dotenv
+lib/dotenv/parser.rb, without running $(…)) or the process environment as Mastodon does.
+Env.Bucket follows config/initializers/paperclip.rb: S3_ENABLED=true, S3_ENDPOINT the API
+(path-style unless S3_OVERRIDE_PATH_STYLE=true; without it AWS S3 in S3_REGION, default
+us-east-1), S3_HOSTNAME and S3_ALIAS_HOST only for media URLs, S3_PERMISSION public-read unless
+set (empty: no ACL). Env.Database follows config/database.yml (production): DB_* with their
+defaults, then what DATABASE_URL names over them, as Rails merges it. What s3sync cannot follow
+is an *EnvError naming the variable; no message shows a secret.
+
 # Reading the database
 
 Open connects with pgx, pings, and reads information_schema once to learn which tables and

@@ -75,7 +75,7 @@ func newInitCommand(g *globals) *cli.Command {
 			&cli.StringFlag{Name: "dest-secret-key", Usage: "[s3.destination] secret_key: `SECRET` (visible in ps and shell history: prefer --to-env or --secrets env)", Destination: &o.dest.secretKey},
 			&cli.StringFlag{Name: "dest-endpoint", Usage: "[s3.destination] endpoint_url: `URL`, empty for AWS S3", Destination: &o.dest.endpoint},
 			&cli.StringFlag{Name: "dest-bucket", Usage: "[s3.destination] bucket: `NAME`", Destination: &o.dest.bucket},
-			&cli.StringFlag{Name: "dest-region", Usage: "[s3.destination] region: `REGION`", DefaultText: mastodonS3Region, Destination: &o.dest.region},
+			&cli.StringFlag{Name: "dest-region", Usage: "[s3.destination] region: `REGION`", DefaultText: catalog.DefaultS3Region, Destination: &o.dest.region},
 			&cli.BoolFlag{Name: "dest-path-style", Usage: "[s3.destination] path_style", DefaultText: "true with an endpoint, as Mastodon does with S3_ENDPOINT", Destination: &o.dest.pathStyle},
 			&cli.StringFlag{Name: "dest-key-prefix", Usage: "[s3.destination] key_prefix: `PREFIX`", DefaultText: "the source's", Destination: &o.dest.keyPrefix},
 			&cli.StringFlag{Name: "dest-acl", Usage: "[s3.destination] acl: a canned `ACL`, empty for none", DefaultText: "the source's S3_PERMISSION", Destination: &o.dest.acl},
@@ -120,26 +120,26 @@ func runInit(g *globals, o initOptions) error {
 	}
 
 	var warnings []string
-	src := processSource(g.lookup)
+	src := catalog.ProcessEnv(g.lookup)
 	if o.fromEnv != "" {
-		d, err := readEnvFile("--from-env", o.fromEnv)
+		f, err := readEnvFile("--from-env", o.fromEnv)
 		if err != nil {
 			return err
 		}
-		src = fileSource(o.fromEnv, d)
+		src = catalog.FileEnv(o.fromEnv, f)
 	}
-	w, err := src.check()
+	w, err := src.Check()
 	if err != nil {
-		return err
+		return envUsageError(src, o.fromEnv == "", err)
 	}
 	warnings = append(warnings, w...)
-	r := initResult{origin: src.name, secretsEnv: o.secrets == secretsEnv}
+	r := initResult{origin: src.Name(), secretsEnv: o.secrets == secretsEnv}
 	if r.source, w, err = mastodonS3(src, true); err != nil {
-		return err
+		return envUsageError(src, o.fromEnv == "", err)
 	}
 	warnings = append(warnings, w...)
-	if r.db, w, err = mastodonDatabase(src); err != nil {
-		return err
+	if r.db, w, err = src.Database(); err != nil {
+		return envUsageError(src, o.fromEnv == "", err)
 	}
 	warnings = append(warnings, w...)
 	r.passwordUsed = r.db.Password != ""
@@ -180,9 +180,50 @@ func (e env) lookup(key string) (string, bool) {
 	return v, v != ""
 }
 
+// mastodonBucket is a bucket as Mastodon's variables give it, with the keys of an [s3.*]
+// section in S3.
+type mastodonBucket struct {
+	catalog.EnvBucket
+	// S3 holds access_key, secret_key, endpoint_url, bucket, region, path_style and key_prefix.
+	S3 storage.Config
+}
+
+// mastodonS3 reads the bucket of e (catalog.Env.Bucket) and maps it to an [s3.*] section.
+func mastodonS3(e catalog.Env, current bool) (mastodonBucket, []string, error) {
+	b, warnings, err := e.Bucket(current)
+	if err != nil {
+		return mastodonBucket{}, nil, err
+	}
+	return mastodonBucket{EnvBucket: b, S3: storage.Config{
+		AccessKey: b.AccessKey,
+		SecretKey: b.SecretKey,
+		Endpoint:  b.Endpoint,
+		Bucket:    b.Bucket,
+		Region:    b.Region,
+		PathStyle: b.PathStyle,
+		KeyPrefix: b.KeyPrefix,
+	}}, warnings, nil
+}
+
+// envUsageError turns a *catalog.EnvError, a mistake in Mastodon's environment e, into a usage
+// error (exit 2) with its hint; other errors are returned as they are. process says e is the
+// process environment: there, no S3_ENABLED at all most likely means init runs outside
+// Mastodon's environment, and the hint is to read Mastodon's file instead.
+func envUsageError(e catalog.Env, process bool, err error) error {
+	var ee *catalog.EnvError
+	if !errors.As(err, &ee) {
+		return err
+	}
+	hint := ee.Hint
+	if _, set := e.Lookup("S3_ENABLED"); process && !set && ee.Var == "S3_ENABLED" {
+		hint = "s3sync init --from-env /home/mastodon/live/.env.production"
+	}
+	return usageErrorf(hint, "%s", ee.Error())
+}
+
 // readEnvFile parses an environment file named by flag, with the mistakes an admin makes
 // as usage errors.
-func readEnvFile(flag, path string) (*dotenv, error) {
+func readEnvFile(flag, path string) (*catalog.EnvFile, error) {
 	f, err := os.Open(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -197,7 +238,7 @@ func readEnvFile(flag, path string) (*dotenv, error) {
 	if fi, err := f.Stat(); err == nil && fi.IsDir() {
 		return nil, usageErrorf(flag+" "+shellQuote(filepath.Join(path, ".env.production")), "%s %s is a directory, not an environment file", flag, path)
 	}
-	d, err := parseDotenv(f)
+	d, err := catalog.ParseEnvFile(f)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", flag, path, err)
 	}
@@ -287,22 +328,22 @@ func (r *initResult) destination(o initOptions) ([]string, error) {
 	var to mastodonBucket
 	var origins []string
 	if o.toEnv != "" {
-		d, err := readEnvFile("--to-env", o.toEnv)
+		f, err := readEnvFile("--to-env", o.toEnv)
 		if err != nil {
 			return nil, err
 		}
-		e := fileSource(o.toEnv, d)
-		if warnings, err = e.check(); err != nil {
-			return nil, err
+		e := catalog.FileEnv(o.toEnv, f)
+		if warnings, err = e.Check(); err != nil {
+			return nil, envUsageError(e, false, err)
 		}
 		var w []string
 		if to, w, err = mastodonS3(e, false); err != nil {
-			return nil, err
+			return nil, envUsageError(e, false, err)
 		}
 		warnings = append(warnings, w...)
 		origins = append(origins, "--to-env "+o.toEnv)
 	} else {
-		to.S3.Region = mastodonS3Region
+		to.S3.Region = catalog.DefaultS3Region
 	}
 	if anyFlag {
 		origins = append(origins, "the --dest-* flags")
@@ -553,7 +594,7 @@ func (r *initResult) renderDestination() string {
 		b.WriteString("; the provider's S3 endpoint, e.g. https://s3.new-provider.example; empty for AWS S3\n")
 		b.WriteString("endpoint_url =\n")
 		b.WriteString("bucket =\n")
-		b.WriteString(line("region", mastodonS3Region))
+		b.WriteString(line("region", catalog.DefaultS3Region))
 		b.WriteString("; path-style URLs (https://endpoint/bucket/key): MinIO, Garage, Ceph and most self-hosted servers need this;\n" +
 			"; it is what Mastodon uses with S3_ENDPOINT unless S3_OVERRIDE_PATH_STYLE=true\n")
 		b.WriteString("path_style = false\n")

@@ -57,65 +57,6 @@ func parseWritten(t *testing.T, path string, getenv func(string) string) *Config
 	return cfg
 }
 
-func TestMastodonEnvParse(t *testing.T) {
-	text := "# comment\n" +
-		"\n" +
-		"PLAIN=value\n" +
-		"  INDENTED = spaced value   \n" +
-		"export EXPORTED=yes\n" +
-		"SINGLE='a #b $PLAIN \\n'\n" +
-		"DOUBLE=\"a #b $PLAIN \\\"q\\\" \\$x\"\n" +
-		"INLINE=abc # a comment\n" +
-		"NOSPACE=abc#def\n" +
-		"BRACED=${PLAIN}-x\n" +
-		"EMPTY=\n" +
-		"YAML: style\n" +
-		"TWICE=1\n" +
-		"TWICE=2\n" +
-		"MULTI=\"line1\nline2\"\n" +
-		"UNCLOSED='abc\n" +
-		"ESCAPED=a\\\\b\n" +
-		"MISSING=$NOPE/x\n" +
-		"CMD=$(cat /etc/secret)\n" +
-		"not a line\n" +
-		"CRLF=windows\r\n" +
-		"dotted.key=ok\n"
-	d, err := parseDotenv(strings.NewReader(text))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]string{
-		"PLAIN": "value", "INDENTED": "spaced value", "EXPORTED": "yes",
-		"SINGLE": `a #b $PLAIN \n`, "DOUBLE": `a #b value "q" $x`, "INLINE": "abc", "NOSPACE": "abc",
-		"BRACED": "value-x", "EMPTY": "", "YAML": "style", "TWICE": "2", "MULTI": "line1\nline2",
-		"UNCLOSED": "'abc", "ESCAPED": `a\b`, "MISSING": "/x", "CMD": "$(cat /etc/secret)",
-		"CRLF": "windows", "dotted.key": "ok",
-	}
-	for k, v := range want {
-		got, ok := d.lookup(k)
-		if !ok || got != v {
-			t.Errorf("%s = %q (set %v), want %q", k, got, ok, v)
-		}
-	}
-	if len(d.vars) != len(want) {
-		t.Errorf("%d variables, want %d: %q", len(d.vars), len(want), d.vars)
-	}
-	if !d.commands["CMD"] || d.commands["PLAIN"] {
-		t.Errorf("commands %v", d.commands)
-	}
-	if got := d.unset["MISSING"]; len(got) != 1 || got[0] != "NOPE" {
-		t.Errorf("unset %v", d.unset)
-	}
-	if len(d.badLines) != 1 || d.badLines[0] != 21 {
-		t.Errorf("bad lines %v, want [21]", d.badLines)
-	}
-}
-
-// mapSource is an environment file holding vars.
-func mapSource(vars map[string]string) envSource {
-	return fileSource("test.env", &dotenv{vars: vars, commands: map[string]bool{}, unset: map[string][]string{}})
-}
-
 // base is a working Mastodon S3 configuration plus overrides; a value "-" removes the key.
 func mastodonVarsWith(over map[string]string) map[string]string {
 	vars := map[string]string{"S3_ENABLED": "true", "S3_BUCKET": "media", "AWS_ACCESS_KEY_ID": "AK", "AWS_SECRET_ACCESS_KEY": "SK"}
@@ -129,183 +70,51 @@ func mastodonVarsWith(over map[string]string) map[string]string {
 	return vars
 }
 
-// The S3 variables as Mastodon's config/initializers/paperclip.rb reads them.
-func TestMastodonEnvS3Mapping(t *testing.T) {
-	for _, tc := range []struct {
-		name                     string
-		vars                     map[string]string
-		endpoint, region, prefix string
-		pathStyle                bool
-		acl, publicURL, mediaURL string
-		single                   bool
-		warning                  string // a warning containing this, "" = none
-	}{
-		{name: "AWS defaults", vars: nil, region: "us-east-1", acl: "public-read",
-			mediaURL: "https://s3-us-east-1.amazonaws.com/media"},
-		{name: "AWS region and hostname", vars: map[string]string{"S3_REGION": "eu-central-1", "S3_HOSTNAME": "s3.eu-central-1.amazonaws.com"},
-			region: "eu-central-1", acl: "public-read", mediaURL: "https://s3.eu-central-1.amazonaws.com/media"},
-		{name: "AWS hostname of another region", vars: map[string]string{"S3_REGION": "eu-central-1", "S3_HOSTNAME": "s3-eu-west-1.amazonaws.com"},
-			region: "eu-central-1", acl: "public-read", mediaURL: "https://s3-eu-west-1.amazonaws.com/media",
-			warning: "names region eu-west-1, S3_REGION is eu-central-1"},
-		{name: "endpoint: path style", vars: map[string]string{"S3_ENDPOINT": "https://s3.wasabisys.com/", "S3_HOSTNAME": "s3.wasabisys.com"},
-			endpoint: "https://s3.wasabisys.com", region: "us-east-1", pathStyle: true, acl: "public-read",
-			mediaURL: "https://s3.wasabisys.com/media"},
-		{name: "endpoint with S3_OVERRIDE_PATH_STYLE", vars: map[string]string{"S3_ENDPOINT": "https://nyc3.digitaloceanspaces.com", "S3_OVERRIDE_PATH_STYLE": "true", "S3_REGION": "nyc3"},
-			endpoint: "https://nyc3.digitaloceanspaces.com", region: "nyc3", acl: "public-read",
-			mediaURL: "https://s3-nyc3.amazonaws.com/media"},
-		{name: "endpoint and a hostname of another host", vars: map[string]string{"S3_ENDPOINT": "http://minio:9000", "S3_HOSTNAME": "media.example.org", "S3_PROTOCOL": "http"},
-			endpoint: "http://minio:9000", region: "us-east-1", pathStyle: true, acl: "public-read",
-			mediaURL: "http://media.example.org/media", warning: "name different hosts"},
-		{name: "endpoint and hostname with bucket and port", vars: map[string]string{"S3_ENDPOINT": "https://minio.example.org:9000", "S3_HOSTNAME": "media.minio.example.org:9000"},
-			endpoint: "https://minio.example.org:9000", region: "us-east-1", pathStyle: true, acl: "public-read",
-			mediaURL: "https://media.minio.example.org:9000/media"},
-		{name: "endpoint without scheme", vars: map[string]string{"S3_ENDPOINT": "s3.example.org"},
-			endpoint: "https://s3.example.org", region: "us-east-1", pathStyle: true, acl: "public-read",
-			mediaURL: "https://s3-us-east-1.amazonaws.com/media", warning: "has no scheme"},
-		{name: "hostname without endpoint", vars: map[string]string{"S3_HOSTNAME": "s3.example.org"},
-			region: "us-east-1", acl: "public-read", mediaURL: "https://s3.example.org/media",
-			warning: "not an AWS host, but S3_ENDPOINT is unset"},
-		{name: "key prefix", vars: map[string]string{"S3_KEY_PREFIX": "/mastodon/"}, region: "us-east-1", prefix: "mastodon", acl: "public-read",
-			mediaURL: "https://s3-us-east-1.amazonaws.com/media"},
-		{name: "permission empty: no ACL", vars: map[string]string{"S3_PERMISSION": ""}, region: "us-east-1", acl: "",
-			mediaURL: "https://s3-us-east-1.amazonaws.com/media"},
-		{name: "permission private", vars: map[string]string{"S3_PERMISSION": "private"}, region: "us-east-1", acl: "private",
-			mediaURL: "https://s3-us-east-1.amazonaws.com/media"},
-		{name: "alias host", vars: map[string]string{"S3_ALIAS_HOST": "files.example.org", "S3_FORCE_SINGLE_REQUEST": "true"}, region: "us-east-1", acl: "public-read",
-			publicURL: "https://files.example.org", mediaURL: "https://files.example.org", single: true},
-		{name: "cloudfront host", vars: map[string]string{"S3_CLOUDFRONT_HOST": "d1.cloudfront.net/m/", "S3_PROTOCOL": "http"}, region: "us-east-1", acl: "public-read",
-			publicURL: "http://d1.cloudfront.net/m", mediaURL: "http://d1.cloudfront.net/m"},
-		{name: "signature v2", vars: map[string]string{"S3_SIGNATURE_VERSION": "s3"}, region: "us-east-1", acl: "public-read",
-			mediaURL: "https://s3-us-east-1.amazonaws.com/media", warning: "signs with version 4 only"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			b, warnings, err := mastodonS3(mapSource(mastodonVarsWith(tc.vars)), true)
-			if err != nil {
-				t.Fatal(err)
-			}
-			s := b.S3
-			if s.Endpoint != tc.endpoint || s.Region != tc.region || s.PathStyle != tc.pathStyle || s.KeyPrefix != tc.prefix ||
-				s.Bucket != "media" || s.AccessKey != "AK" || s.SecretKey != "SK" {
-				t.Errorf("storage config %+v", s)
-			}
-			if b.ACL != tc.acl || b.PublicURL != tc.publicURL || b.MediaURL != tc.mediaURL || b.SingleRequest != tc.single {
-				t.Errorf("acl %q public %q media %q single %v", b.ACL, b.PublicURL, b.MediaURL, b.SingleRequest)
-			}
-			joined := strings.Join(warnings, "\n")
-			if (tc.warning == "") != (joined == "") || !strings.Contains(joined, tc.warning) {
-				t.Errorf("warnings %q, want one with %q", warnings, tc.warning)
-			}
-		})
+// A mistake in Mastodon's environment (a *catalog.EnvError) is a usage error, exit 2, printed
+// with the catalog's hint; from the process environment without S3_ENABLED, the hint is
+// --from-env. Other errors pass as they are.
+func TestInitEnvError(t *testing.T) {
+	fileEnv := func(text string) catalog.Env {
+		t.Helper()
+		f, err := catalog.ParseEnvFile(strings.NewReader(text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return catalog.FileEnv("test.env", f)
 	}
-}
-
-func TestMastodonEnvS3Errors(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		vars map[string]string
-		want string
-	}{
-		{"S3 disabled", map[string]string{"S3_ENABLED": "false"}, `S3_ENABLED is "false", not true: Mastodon stores media on local disk; s3sync copies between buckets`},
-		{"S3 not enabled", map[string]string{"S3_ENABLED": "-"}, "S3_ENABLED is not set: Mastodon stores media on local disk"},
-		{"S3 enabled in capitals", map[string]string{"S3_ENABLED": "TRUE"}, `S3_ENABLED is "TRUE", not true`},
-		{"Swift", map[string]string{"S3_ENABLED": "-", "SWIFT_ENABLED": "true"}, "OpenStack Swift"},
-		{"endpoint without bucket", map[string]string{"S3_BUCKET": "-", "S3_ENDPOINT": "https://s3.example.org"}, "S3_ENDPOINT is set but S3_BUCKET is not"},
-		{"hostname without bucket", map[string]string{"S3_BUCKET": "", "S3_HOSTNAME": "s3.example.org"}, "S3_HOSTNAME is set but S3_BUCKET is not"},
-		{"no bucket", map[string]string{"S3_BUCKET": "-"}, "S3_BUCKET is missing"},
-		{"no access key", map[string]string{"AWS_ACCESS_KEY_ID": "-"}, "AWS_ACCESS_KEY_ID is missing"},
-		{"no secret key", map[string]string{"AWS_SECRET_ACCESS_KEY": ""}, "AWS_SECRET_ACCESS_KEY is missing"},
-		{"endpoint with password", map[string]string{"S3_ENDPOINT": "https://u:hunter2@s3.example.org"}, "must not contain a user name or password"},
-		{"endpoint not http", map[string]string{"S3_ENDPOINT": "ftp://s3.example.org"}, "is not an http(s) URL"},
-		{"bad permission", map[string]string{"S3_PERMISSION": "public"}, `S3_PERMISSION "public" is not a canned ACL`},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, _, err := mastodonS3(mapSource(mastodonVarsWith(tc.vars)), true)
-			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "test.env: ") {
-				t.Fatalf("error %v, want one with %q", err, tc.want)
-			}
-			if strings.Contains(err.Error(), "hunter2") {
-				t.Errorf("error shows the password: %v", err)
-			}
-			if exitCode(err, &bytes.Buffer{}, runInfo{}) != exitUsage {
-				t.Errorf("not a usage error: %v", err)
-			}
-		})
+	processEnv := func(vars map[string]string) catalog.Env {
+		return catalog.ProcessEnv(func(k string) (string, bool) { v, ok := vars[k]; return v, ok })
 	}
-	// A file of the new provider's values may leave S3_ENABLED, the bucket and the keys out.
-	if _, _, err := mastodonS3(mapSource(map[string]string{"S3_ENDPOINT": "https://s3.new.example"}), false); err != nil {
-		t.Errorf("--to-env without S3_ENABLED: %v", err)
-	}
-	if _, _, err := mastodonS3(mapSource(map[string]string{"S3_ENABLED": "false"}), false); err == nil {
-		t.Errorf("--to-env with S3_ENABLED=false: no error")
-	}
-}
-
-// The database variables as config/database.yml (production) and Rails's DATABASE_URL read them.
-func TestMastodonEnvDatabase(t *testing.T) {
-	def := catalog.DBConfig{Host: "localhost", Port: 5432, User: "mastodon", Database: "mastodon_production", SSLMode: "prefer"}
+	const docsHint = "Try: move the media to a bucket as https://docs.joinmastodon.org/admin/optional/object-storage/ describes, then set S3_ENABLED=true\n"
 	for _, tc := range []struct {
 		name    string
-		vars    map[string]string
-		want    catalog.DBConfig
-		warning string
+		env     catalog.Env
+		process bool
+		want    string
 	}{
-		{"defaults", nil, def, ""},
-		{"wizard", map[string]string{"DB_HOST": "/var/run/postgresql", "DB_PORT": "5432", "DB_USER": "mastodon", "DB_NAME": "mastodon_production", "DB_PASS": ""},
-			catalog.DBConfig{Host: "/var/run/postgresql", Port: 5432, User: "mastodon", Database: "mastodon_production", SSLMode: "prefer"}, ""},
-		{"docker", map[string]string{"DB_HOST": "db", "DB_USER": "postgres", "DB_NAME": "postgres", "DB_PASS": "pw", "DB_SSLMODE": "disable"},
-			catalog.DBConfig{Host: "db", Port: 5432, User: "postgres", Password: "pw", Database: "postgres", SSLMode: "disable"}, ""},
-		{"DATABASE_URL", map[string]string{"DATABASE_URL": "postgresql://u:p%40ss@pg.example:6432/mdn?sslmode=require"},
-			catalog.DBConfig{Host: "pg.example", Port: 6432, User: "u", Password: "p@ss", Database: "mdn", SSLMode: "require"}, ""},
-		{"DATABASE_URL over DB_*", map[string]string{"DATABASE_URL": "postgres://u@pg.example/mdn", "DB_HOST": "other", "DB_PASS": "frompass", "DB_PORT": "5433"},
-			catalog.DBConfig{Host: "pg.example", Port: 5433, User: "u", Password: "frompass", Database: "mdn", SSLMode: "prefer"},
-			"DATABASE_URL names host pg.example, DB_HOST is other: DATABASE_URL wins"},
-		{"DATABASE_URL with socket", map[string]string{"DATABASE_URL": "postgres:///mastodon_production?host=/var/run/postgresql&pool=5"},
-			catalog.DBConfig{Host: "/var/run/postgresql", Port: 5432, User: "mastodon", Database: "mastodon_production", SSLMode: "prefer"},
-			"parameter(s) pool ignored"},
-		{"passwords differ", map[string]string{"DATABASE_URL": "postgres://u:one@h/d", "DB_PASS": "two"},
-			catalog.DBConfig{Host: "h", Port: 5432, User: "u", Password: "one", Database: "d", SSLMode: "prefer"},
-			"DATABASE_URL and DB_PASS give different passwords"},
+		{"file without S3_ENABLED", fileEnv("S3_BUCKET=media\n"), false,
+			"Error: test.env: S3_ENABLED is not set: Mastodon stores media on local disk; s3sync copies between buckets\n" + docsHint},
+		{"file without bucket", fileEnv("S3_ENABLED=true\n"), false,
+			"Error: test.env: S3_BUCKET is missing: name the bucket the media is in\nTry: S3_BUCKET=<the bucket's name>\n"},
+		{"process without S3_ENABLED", processEnv(nil), true,
+			"Error: the environment: S3_ENABLED is not set: Mastodon stores media on local disk; s3sync copies between buckets\n" +
+				"Try: s3sync init --from-env /home/mastodon/live/.env.production\n"},
+		{"process with S3_ENABLED=false", processEnv(map[string]string{"S3_ENABLED": "false"}), true,
+			"Error: the environment: S3_ENABLED is \"false\", not true: Mastodon stores media on local disk; s3sync copies between buckets\n" + docsHint},
+		{"process with Swift", processEnv(map[string]string{"SWIFT_ENABLED": "true"}), true,
+			"Error: the environment: SWIFT_ENABLED=true: Mastodon stores media in OpenStack Swift, not in an S3 bucket; s3sync copies between S3 buckets\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			db, warnings, err := mastodonDatabase(mapSource(tc.vars))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if fmt.Sprintf("%+v", db) != fmt.Sprintf("%+v", tc.want) {
-				t.Errorf("got %+v\nwant %+v", db, tc.want)
-			}
-			joined := strings.Join(warnings, "\n")
-			if (tc.warning == "") != (joined == "") || !strings.Contains(joined, tc.warning) {
-				t.Errorf("warnings %q, want one with %q", warnings, tc.warning)
-			}
-			for _, secret := range []string{"one", "two"} {
-				if tc.name == "passwords differ" && strings.Contains(joined, secret) {
-					t.Errorf("warning shows a password: %s", joined)
-				}
+			_, _, err := mastodonS3(tc.env, true)
+			var stderr bytes.Buffer
+			if code := exitCode(envUsageError(tc.env, tc.process, err), &stderr, runInfo{}); code != exitUsage || stderr.String() != tc.want {
+				t.Errorf("exit %d:\n%s\nwant exit 2:\n%s", code, stderr.String(), tc.want)
 			}
 		})
 	}
-	for _, tc := range []struct{ name, url, want string }{
-		{"scheme", "mysql://u:hunter2@h/d", `the scheme is "mysql"`},
-		{"port", "postgres://u:hunter2@h:99999/d", "port"},
-		{"garbage", "postgres://u:hunter2@h:x/d", "invalid port"},
-		{"opaque", "postgres:u:hunter2@h", "no // after the scheme"},
-	} {
-		t.Run("bad "+tc.name, func(t *testing.T) {
-			_, _, err := mastodonDatabase(mapSource(map[string]string{"DATABASE_URL": tc.url}))
-			if err == nil || !strings.Contains(err.Error(), "DATABASE_URL is not a postgres://") || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("error %v, want one with %q", err, tc.want)
-			}
-			if strings.Contains(err.Error(), "hunter2") {
-				t.Errorf("error shows the password: %v", err)
-			}
-		})
-	}
-	if _, _, err := mastodonDatabase(mapSource(map[string]string{"DB_PORT": "postgres"})); err == nil || !strings.Contains(err.Error(), `DB_PORT "postgres" is not a port`) {
-		t.Errorf("DB_PORT: %v", err)
-	}
-	if _, _, err := mastodonDatabase(mapSource(map[string]string{"DB_SSLMODE": "no-verify"})); err == nil || !strings.Contains(err.Error(), `sslmode "no-verify"`) {
-		t.Errorf("DB_SSLMODE: %v", err)
+	other := fmt.Errorf("read: %w", io.ErrUnexpectedEOF)
+	if err := envUsageError(processEnv(nil), true, other); err != other {
+		t.Errorf("another error became %v", err)
 	}
 }
 
