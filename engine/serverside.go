@@ -114,14 +114,11 @@ func probeKey(ctx context.Context, db *checkpoint.DB, kinds []string, src *stora
 	if err != nil {
 		return "", fmt.Errorf("checkpoint: %w", err)
 	}
-	if len(objs) < probeObjects {
-		// Few or none pending (copy --resume --follow on a finished copy): objects already
-		// copied were at the source, and most still are.
-		done, err := someDone(db, kinds, probeObjects-len(objs))
-		if err != nil {
-			return "", err
-		}
-		objs = append(objs, done...)
+	if len(objs) == 0 {
+		// Nothing pending (copy --resume --follow on a finished copy): objects already copied
+		// were at the source, and most still are. Best effort: an unreadable record there is
+		// for the copy to meet, not the probe.
+		objs = someDone(db, kinds, probeObjects)
 	}
 	for _, o := range objs {
 		for _, key := range o.Candidates {
@@ -149,10 +146,12 @@ func probeKey(ctx context.Context, db *checkpoint.DB, kinds []string, src *stora
 var errEnough = errors.New("enough")
 
 // someDone returns up to n done objects of kinds (all when empty), with the key the copy read
-// first among their candidates.
-func someDone(db *checkpoint.DB, kinds []string, n int) ([]checkpoint.Object, error) {
+// as their only candidate; fewer when the checkpoint cannot be read further.
+func someDone(db *checkpoint.DB, kinds []string, n int) []checkpoint.Object {
 	var out []checkpoint.Object
-	err := db.Each(checkpoint.Filter{Kinds: kinds, Statuses: []checkpoint.Status{checkpoint.Done}}, func(o checkpoint.Object) error {
+	// The walk ends at n (errEnough) or at a record it cannot read: either way, what was found
+	// is enough to probe with.
+	_ = db.Each(checkpoint.Filter{Kinds: kinds, Statuses: []checkpoint.Status{checkpoint.Done}}, func(o checkpoint.Object) error {
 		if o.Found || o.SourceKey == "" {
 			return nil // not at the source, or not known where
 		}
@@ -163,10 +162,7 @@ func someDone(db *checkpoint.DB, kinds []string, n int) ([]checkpoint.Object, er
 		}
 		return nil
 	})
-	if err != nil && !errors.Is(err, errEnough) {
-		return nil, fmt.Errorf("checkpoint: %w", err)
-	}
-	return out, nil
+	return out
 }
 
 // copyServerSide is copyCandidates for a server-side copy: the first candidate that exists at
