@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/s3sync/s3sync/internal/text"
 )
 
 // DefaultS3Region is the region Mastodon uses when S3_REGION is unset or empty
@@ -38,12 +40,14 @@ var envVars = []string{"S3_ENABLED", "S3_BUCKET", "S3_ENDPOINT", "S3_PROTOCOL", 
 	"AWS_SECRET_ACCESS_KEY", "SWIFT_ENABLED", "AZURE_ENABLED",
 	"DB_HOST", "DB_PORT", "DB_USER", "DB_PASS", "DB_NAME", "DB_SSLMODE", "DATABASE_URL"}
 
-// cannedACLs are the canned ACLs S3 accepts, which Mastodon passes on as S3_PERMISSION.
-var cannedACLs = []string{"private", "public-read", "public-read-write", "authenticated-read",
+// CannedACLs are the canned ACLs S3 accepts: what Mastodon passes on as S3_PERMISSION, and
+// s3sync's [s3.destination] acl.
+var CannedACLs = []string{"private", "public-read", "public-read-write", "authenticated-read",
 	"aws-exec-read", "bucket-owner-read", "bucket-owner-full-control"}
 
-// sslModes are libpq's sslmode values (DB_SSLMODE, DATABASE_URL's sslmode).
-var sslModes = []string{"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}
+// SSLModes are libpq's sslmode values (DB_SSLMODE, DATABASE_URL's sslmode, [pg.database]
+// sslmode).
+var SSLModes = []string{"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}
 
 // EnvError is a mistake in Mastodon's environment that the admin fixes there: a variable
 // Mastodon would read differently, or that s3sync cannot follow. Its message names the
@@ -430,22 +434,22 @@ func (e Env) Bucket(current bool) (EnvBucket, []string, error) {
 	switch {
 	case endpoint != "":
 		if !strings.Contains(endpoint, "://") {
-			warn("S3_ENDPOINT %s has no scheme: read as %s://%s (S3_PROTOCOL)", redactEndpoint(endpoint), protocol, redactEndpoint(endpoint))
+			warn("S3_ENDPOINT %s has no scheme: read as %s://%s (S3_PROTOCOL)", text.RedactURL(endpoint), protocol, text.RedactURL(endpoint))
 			endpoint = protocol + "://" + endpoint
 		}
 		u, err := url.Parse(endpoint)
 		switch {
-		case hasUserInfo(endpoint, u, err):
+		case text.HasUserInfo(endpoint):
 			return b, nil, e.errorf("S3_ENDPOINT", "", "S3_ENDPOINT must not contain a user name or password (user:password@ before the host); the keys are AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
 		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-			return b, nil, e.errorf("S3_ENDPOINT", "S3_ENDPOINT=https://s3.example.com", "S3_ENDPOINT %q is not an http(s) URL like https://s3.example.com", redactEndpoint(endpoint))
+			return b, nil, e.errorf("S3_ENDPOINT", "S3_ENDPOINT=https://s3.example.com", "S3_ENDPOINT %q is not an http(s) URL like https://s3.example.com", text.RedactURL(endpoint))
 		}
 		b.Endpoint = strings.TrimRight(endpoint, "/")
 		// paperclip.rb: force_path_style: ENV['S3_OVERRIDE_PATH_STYLE'] != 'true'
 		b.PathStyle = e.get("S3_OVERRIDE_PATH_STYLE") != "true"
 		if hostname != "" && !sameS3Host(hostname, u.Hostname()) {
 			warn("S3_HOSTNAME (%s) and S3_ENDPOINT (%s) name different hosts: Mastodon sends its S3 requests to S3_ENDPOINT (S3_HOSTNAME only builds media URLs), and so does s3sync",
-				hostname, redactEndpoint(b.Endpoint))
+				hostname, text.RedactURL(b.Endpoint))
 		}
 	default:
 		if hasEndpoint {
@@ -486,8 +490,8 @@ func (e Env) Bucket(current bool) (EnvBucket, []string, error) {
 	if !b.ACLSet {
 		b.ACL = defaultS3Permission
 	}
-	if b.ACL != "" && !slices.Contains(cannedACLs, b.ACL) {
-		return b, nil, e.errorf("S3_PERMISSION", "S3_PERMISSION=public-read", "S3_PERMISSION %q is not a canned ACL (one of %s, or empty to send none)", b.ACL, strings.Join(cannedACLs, ", "))
+	if b.ACL != "" && !slices.Contains(CannedACLs, b.ACL) {
+		return b, nil, e.errorf("S3_PERMISSION", "S3_PERMISSION=public-read", "S3_PERMISSION %q is not a canned ACL (one of %s, or empty to send none)", b.ACL, strings.Join(CannedACLs, ", "))
 	}
 	b.SingleRequest = e.get("S3_FORCE_SINGLE_REQUEST") == "true"
 
@@ -563,44 +567,6 @@ func awsS3HostRegion(host string) (region string, aws bool) {
 	return "", true
 }
 
-// hasUserInfo reports whether an endpoint (u, err: url.Parse's answer for it) names a user or
-// password, also when it does not parse or has no scheme (a password may hold any character).
-func hasUserInfo(endpoint string, u *url.URL, err error) bool {
-	if err == nil && u.Opaque == "" {
-		return u.User != nil
-	}
-	authority := endpoint
-	if _, rest, ok := strings.Cut(endpoint, "//"); ok {
-		authority = rest
-	}
-	// The authority ends at the first /, ? or # after the last @: a password may hold those.
-	return strings.Contains(authority, "@")
-}
-
-// redactEndpoint returns an endpoint URL fit for messages: without user information, query
-// or fragment, which may hold secrets, even when it does not parse.
-func redactEndpoint(e string) string {
-	u, err := url.Parse(e)
-	if err == nil && u.Opaque == "" { // "user:pass@host" parses as scheme "user", opaque "pass@host"
-		if u.User == nil && u.RawQuery == "" && !u.ForceQuery && u.Fragment == "" {
-			return e
-		}
-		u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
-		return u.String()
-	}
-	if i := strings.LastIndex(e, "@"); i >= 0 {
-		if j := strings.Index(e, "//"); j >= 0 && j < i {
-			e = e[:j+2] + "…@" + e[i+1:]
-		} else {
-			e = "…@" + e[i+1:]
-		}
-	}
-	if i := strings.IndexAny(e, "?#"); i >= 0 {
-		e = e[:i]
-	}
-	return e
-}
-
 // Database reads the database variables as config/database.yml (production) and Rails do:
 // DB_HOST (localhost; a path is a Unix socket directory, as mastodon:setup in
 // lib/tasks/mastodon.rake writes /var/run/postgresql), DB_PORT (5432), DB_USER (mastodon),
@@ -641,8 +607,8 @@ func (e Env) Database() (DBConfig, []string, error) {
 			sslVar = "DATABASE_URL"
 		}
 	}
-	if !slices.Contains(sslModes, db.SSLMode) {
-		return db, nil, e.errorf(sslVar, "DB_SSLMODE=prefer", "sslmode %q (DB_SSLMODE or DATABASE_URL) is not one of %s", db.SSLMode, strings.Join(sslModes, ", "))
+	if !slices.Contains(SSLModes, db.SSLMode) {
+		return db, nil, e.errorf(sslVar, "DB_SSLMODE=prefer", "sslmode %q (DB_SSLMODE or DATABASE_URL) is not one of %s", db.SSLMode, strings.Join(SSLModes, ", "))
 	}
 	return db, warnings, nil
 }

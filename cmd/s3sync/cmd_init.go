@@ -13,6 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/s3sync/s3sync/catalog"
+	"github.com/s3sync/s3sync/internal/text"
 	"github.com/s3sync/s3sync/storage"
 )
 
@@ -826,7 +827,7 @@ func describeBucket(c storage.Config) string {
 	if c.PathStyle {
 		style = ", path style"
 	}
-	return s + " at " + redactEndpoint(c.Endpoint) + " (region " + c.Region + style + ")"
+	return s + " at " + text.RedactURL(c.Endpoint) + " (region " + c.Region + style + ")"
 }
 
 // pgAddr is host:port, or the socket directory and port.

@@ -18,6 +18,7 @@ import (
 	"github.com/s3sync/s3sync/engine"
 	"github.com/s3sync/s3sync/engine/statusserver"
 	"github.com/s3sync/s3sync/internal/human"
+	"github.com/s3sync/s3sync/internal/text"
 	"github.com/s3sync/s3sync/storage"
 	"github.com/s3sync/s3sync/tunnel"
 )
@@ -238,9 +239,6 @@ func (p *parser) required(s *ini.Section, key, value string) {
 	}
 }
 
-var cannedACLs = []string{"private", "public-read", "public-read-write", "authenticated-read",
-	"aws-exec-read", "bucket-owner-read", "bucket-owner-full-control"}
-
 func (p *parser) s3(s *ini.Section, envPrefix string, destination bool) *storage.Config {
 	keys := []string{"access_key", "secret_key", "endpoint_url", "bucket", "region", "path_style", "key_prefix"}
 	if destination {
@@ -266,13 +264,13 @@ func (p *parser) s3(s *ini.Section, envPrefix string, destination bool) *storage
 		// No message echoes the value as written: it may hold a password (user:pass@host).
 		u, err := url.Parse(c.Endpoint)
 		switch {
-		case hasUserInfo(c.Endpoint, u, err):
+		case text.HasUserInfo(c.Endpoint):
 			p.fail(s.Name(), "endpoint_url", "must not contain a user name or password (user:password@ before the host); s3sync signs requests with access_key and secret_key: remove them from the URL")
 		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-			p.fail(s.Name(), "endpoint_url", "%q is not an http(s) URL like https://s3.example.com", redactEndpoint(c.Endpoint))
+			p.fail(s.Name(), "endpoint_url", "%q is not an http(s) URL like https://s3.example.com", text.RedactURL(c.Endpoint))
 		case u.Port() != "":
 			if n, err := strconv.Atoi(u.Port()); err != nil || n < 1 || n > 65535 {
-				p.fail(s.Name(), "endpoint_url", "%q has an invalid port", redactEndpoint(c.Endpoint))
+				p.fail(s.Name(), "endpoint_url", "%q has an invalid port", text.RedactURL(c.Endpoint))
 			}
 		}
 	}
@@ -281,8 +279,8 @@ func (p *parser) s3(s *ini.Section, envPrefix string, destination bool) *storage
 		if s.HasKey("acl") {
 			c.ACL = p.str(s, "acl")
 		}
-		if c.ACL != "" && !contains(cannedACLs, c.ACL) {
-			p.fail(s.Name(), "acl", "%q is not a canned ACL (one of %s, or empty to send none)", c.ACL, strings.Join(cannedACLs, ", "))
+		if c.ACL != "" && !contains(catalog.CannedACLs, c.ACL) {
+			p.fail(s.Name(), "acl", "%q is not a canned ACL (one of %s, or empty to send none)", c.ACL, strings.Join(catalog.CannedACLs, ", "))
 		}
 		c.PublicURL = p.str(s, "public_url")
 		if c.PublicURL != "" {
@@ -300,8 +298,6 @@ func (p *parser) s3(s *ini.Section, envPrefix string, destination bool) *storage
 	return c
 }
 
-var sslModes = []string{"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}
-
 func (p *parser) database(s *ini.Section) *catalog.DBConfig {
 	p.known(s, "host", "port", "user", "password", "database", "sslmode")
 	c := &catalog.DBConfig{
@@ -318,8 +314,8 @@ func (p *parser) database(s *ini.Section) *catalog.DBConfig {
 	if c.SSLMode == "" {
 		c.SSLMode = "prefer"
 	}
-	if !contains(sslModes, c.SSLMode) {
-		p.fail(s.Name(), "sslmode", "%q is not one of %s", c.SSLMode, strings.Join(sslModes, ", "))
+	if !contains(catalog.SSLModes, c.SSLMode) {
+		p.fail(s.Name(), "sslmode", "%q is not one of %s", c.SSLMode, strings.Join(catalog.SSLModes, ", "))
 	}
 	return c
 }
@@ -401,45 +397,7 @@ func endpointName(e string) string {
 	if e == "" {
 		return "AWS S3"
 	}
-	return redactEndpoint(e)
-}
-
-// hasUserInfo reports whether an endpoint (u, err: url.Parse's answer for it) names a user or
-// password, also when it does not parse or has no scheme (a password may hold any character).
-func hasUserInfo(endpoint string, u *url.URL, err error) bool {
-	if err == nil && u.Opaque == "" {
-		return u.User != nil
-	}
-	authority := endpoint
-	if _, rest, ok := strings.Cut(endpoint, "//"); ok {
-		authority = rest
-	}
-	// The authority ends at the first /, ? or # after the last @: a password may hold those.
-	return strings.Contains(authority, "@")
-}
-
-// redactEndpoint returns an endpoint URL fit for messages: without user information, query
-// or fragment, which may hold secrets, even when it does not parse.
-func redactEndpoint(e string) string {
-	u, err := url.Parse(e)
-	if err == nil && u.Opaque == "" { // "user:pass@host" parses as scheme "user", opaque "pass@host"
-		if u.User == nil && u.RawQuery == "" && !u.ForceQuery && u.Fragment == "" {
-			return e // as written: a checkpoint records it (location)
-		}
-		u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
-		return u.String()
-	}
-	if i := strings.LastIndex(e, "@"); i >= 0 {
-		if j := strings.Index(e, "//"); j >= 0 && j < i {
-			e = e[:j+2] + "…@" + e[i+1:]
-		} else {
-			e = "…@" + e[i+1:]
-		}
-	}
-	if i := strings.IndexAny(e, "?#"); i >= 0 {
-		e = e[:i]
-	}
-	return e
+	return text.RedactURL(e)
 }
 
 // minRate reads [sync] min_rate: a rate such as 16K, 64KiB/s, 1M or 65536 (bytes per second).
@@ -478,12 +436,12 @@ func (p *parser) minTime(s *ini.Section) time.Duration {
 func redactLocation(loc string) string {
 	endpoint, rest, ok := strings.Cut(loc, " s3://")
 	if !ok {
-		return redactEndpoint(loc)
+		return text.RedactURL(loc)
 	}
 	if endpoint == "AWS S3" {
 		return loc
 	}
-	return redactEndpoint(endpoint) + " s3://" + rest
+	return text.RedactURL(endpoint) + " s3://" + rest
 }
 
 // location is the identity a checkpoint records for a bucket: endpoint, bucket and key prefix.

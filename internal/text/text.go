@@ -2,7 +2,10 @@
 // secret in it.
 package text
 
-import "strings"
+import (
+	"net/url"
+	"strings"
+)
 
 // OneLine collapses every run of white space in s (newlines included) to one space and trims
 // the ends, so that a message from a server, a database or a config file cannot break a log
@@ -29,4 +32,44 @@ func Clip(s string, n int) string {
 		return s
 	}
 	return s[:n] + "..."
+}
+
+// RedactURL returns an endpoint URL fit for messages: without user information, query or
+// fragment, which may hold secrets, even when it does not parse. A URL with none of them comes
+// back as written.
+func RedactURL(e string) string {
+	u, err := url.Parse(e)
+	if err == nil && u.Opaque == "" { // "user:pass@host" parses as scheme "user", opaque "pass@host"
+		if u.User == nil && u.RawQuery == "" && !u.ForceQuery && u.Fragment == "" {
+			return e
+		}
+		u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
+		return u.String()
+	}
+	if i := strings.LastIndex(e, "@"); i >= 0 {
+		if j := strings.Index(e, "//"); j >= 0 && j < i {
+			e = e[:j+2] + "…@" + e[i+1:]
+		} else {
+			e = "…@" + e[i+1:]
+		}
+	}
+	if i := strings.IndexAny(e, "?#"); i >= 0 {
+		e = e[:i]
+	}
+	return e
+}
+
+// HasUserInfo reports whether a URL as written names a user or password, also when it does
+// not parse or has no scheme (a password may hold any character).
+func HasUserInfo(endpoint string) bool {
+	u, err := url.Parse(endpoint)
+	if err == nil && u.Opaque == "" {
+		return u.User != nil
+	}
+	authority := endpoint
+	if _, rest, ok := strings.Cut(endpoint, "//"); ok {
+		authority = rest
+	}
+	// The authority ends at the first /, ? or # after the last @: a password may hold those.
+	return strings.Contains(authority, "@")
 }
