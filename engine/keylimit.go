@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"context"
 	"fmt"
 	"strconv"
 	"sync"
@@ -120,66 +119,9 @@ func (f *KeyLimit) Annotate(sums []KindSummary) {
 
 // Wrap returns cat with the overlong objects of every page left out, keeping the optional
 // interfaces plan looks for (DeltaCatalog, Reconnector).
-func (f *KeyLimit) Wrap(cat Catalog) Catalog {
-	base := overlongCatalog{cat: cat, f: f}
-	dc, delta := cat.(DeltaCatalog)
-	rc, reconnects := cat.(Reconnector)
-	switch {
-	case delta && reconnects:
-		return overlongDeltaReconnector{overlongDelta{base, dc}, rc}
-	case delta:
-		return overlongDelta{base, dc}
-	case reconnects:
-		return overlongReconnector{base, rc}
-	}
-	return base
-}
+func (f *KeyLimit) Wrap(cat Catalog) Catalog { return filterCatalog(cat, f.page) }
 
 // WrapDelta is Wrap for plan --changed.
 func (f *KeyLimit) WrapDelta(cat DeltaCatalog) DeltaCatalog {
 	return f.Wrap(cat).(DeltaCatalog)
 }
-
-type overlongCatalog struct {
-	cat Catalog
-	f   *KeyLimit
-}
-
-func (c overlongCatalog) Scan(ctx context.Context, kind catalog.Kind, opts catalog.ScanOptions, fn func(catalog.Page) error) error {
-	return c.cat.Scan(ctx, kind, opts, func(p catalog.Page) error { return fn(c.f.page(kind, p)) })
-}
-
-func (c overlongCatalog) Count(ctx context.Context, kind catalog.Kind) (int64, error) {
-	return c.cat.Count(ctx, kind)
-}
-
-type overlongDelta struct {
-	overlongCatalog
-	dc DeltaCatalog
-}
-
-func (c overlongDelta) Watermark(ctx context.Context, kind catalog.Kind) (catalog.Watermark, error) {
-	return c.dc.Watermark(ctx, kind)
-}
-
-func (c overlongDelta) ScanChanged(ctx context.Context, kind catalog.Kind, since catalog.Watermark, pageSize int, fn func(catalog.Page) error) (catalog.Watermark, error) {
-	return c.dc.ScanChanged(ctx, kind, since, pageSize, func(p catalog.Page) error { return fn(c.f.page(kind, p)) })
-}
-
-func (c overlongDelta) ScanNew(ctx context.Context, kind catalog.Kind, since catalog.Watermark, pageSize int, fn func(catalog.Page) error) (catalog.Watermark, error) {
-	return c.dc.ScanNew(ctx, kind, since, pageSize, func(p catalog.Page) error { return fn(c.f.page(kind, p)) })
-}
-
-type overlongReconnector struct {
-	overlongCatalog
-	rc Reconnector
-}
-
-func (c overlongReconnector) Reconnect(ctx context.Context) error { return c.rc.Reconnect(ctx) }
-
-type overlongDeltaReconnector struct {
-	overlongDelta
-	rc Reconnector
-}
-
-func (c overlongDeltaReconnector) Reconnect(ctx context.Context) error { return c.rc.Reconnect(ctx) }

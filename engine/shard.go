@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"context"
 	"fmt"
 	"hash/fnv"
 	"strconv"
@@ -58,89 +57,29 @@ func (s Shard) Owns(id string) bool {
 
 // ShardCatalog returns cat with every page filtered to the objects shard s owns, so that a plan
 // run with it puts only those in the checkpoint. Records and Skipped still count every row
-// read. It keeps cat's Reconnector, if it has one. The zero Shard returns cat itself.
+// read. It keeps cat's DeltaCatalog and Reconnector, if it has them. The zero Shard returns cat
+// itself.
 func ShardCatalog(cat Catalog, s Shard) Catalog {
 	if !s.Sharded() {
 		return cat
 	}
-	sc := shardCatalog{cat: cat, shard: s}
-	if rc, ok := cat.(Reconnector); ok {
-		return reconnectingShardCatalog{sc, rc}
-	}
-	return sc
+	return filterCatalog(cat, func(_ catalog.Kind, p catalog.Page) catalog.Page {
+		objs := make([]catalog.Object, 0, len(p.Objects)/s.N+1)
+		for _, o := range p.Objects {
+			if s.Owns(checkpointObject(o).ID()) {
+				objs = append(objs, o)
+			}
+		}
+		p.Objects = objs
+		return p
+	})
 }
 
 // ShardDeltaCatalog is ShardCatalog for the passes of copy --follow: what ScanChanged and
-// ScanNew read is filtered to shard s too. It keeps cat's Reconnector, if it has one. The zero
-// Shard returns cat itself.
+// ScanNew read is filtered to shard s too.
 func ShardDeltaCatalog(cat DeltaCatalog, s Shard) DeltaCatalog {
-	if !s.Sharded() {
-		return cat
-	}
-	dc := shardDeltaCatalog{shardCatalog{cat: cat, shard: s}, cat}
-	if rc, ok := cat.(Reconnector); ok {
-		return reconnectingShardDeltaCatalog{dc, rc}
-	}
-	return dc
+	return ShardCatalog(cat, s).(DeltaCatalog)
 }
-
-type shardDeltaCatalog struct {
-	shardCatalog
-	dc DeltaCatalog
-}
-
-func (c shardDeltaCatalog) Watermark(ctx context.Context, kind catalog.Kind) (catalog.Watermark, error) {
-	return c.dc.Watermark(ctx, kind)
-}
-
-func (c shardDeltaCatalog) ScanChanged(ctx context.Context, kind catalog.Kind, since catalog.Watermark, pageSize int, fn func(catalog.Page) error) (catalog.Watermark, error) {
-	return c.dc.ScanChanged(ctx, kind, since, pageSize, func(p catalog.Page) error { return fn(c.filter(p)) })
-}
-
-func (c shardDeltaCatalog) ScanNew(ctx context.Context, kind catalog.Kind, since catalog.Watermark, pageSize int, fn func(catalog.Page) error) (catalog.Watermark, error) {
-	return c.dc.ScanNew(ctx, kind, since, pageSize, func(p catalog.Page) error { return fn(c.filter(p)) })
-}
-
-type reconnectingShardDeltaCatalog struct {
-	shardDeltaCatalog
-	rc Reconnector
-}
-
-func (c reconnectingShardDeltaCatalog) Reconnect(ctx context.Context) error {
-	return c.rc.Reconnect(ctx)
-}
-
-type shardCatalog struct {
-	cat   Catalog
-	shard Shard
-}
-
-func (c shardCatalog) Scan(ctx context.Context, kind catalog.Kind, opts catalog.ScanOptions, fn func(catalog.Page) error) error {
-	return c.cat.Scan(ctx, kind, opts, func(p catalog.Page) error { return fn(c.filter(p)) })
-}
-
-// filter keeps the objects of p that the shard owns; Records and Skipped still count every row.
-func (c shardCatalog) filter(p catalog.Page) catalog.Page {
-	objs := make([]catalog.Object, 0, len(p.Objects)/c.shard.N+1)
-	for _, o := range p.Objects {
-		if c.shard.Owns(checkpointObject(o).ID()) {
-			objs = append(objs, o)
-		}
-	}
-	p.Objects = objs
-	return p
-}
-
-func (c shardCatalog) Count(ctx context.Context, kind catalog.Kind) (int64, error) {
-	return c.cat.Count(ctx, kind)
-}
-
-type reconnectingShardCatalog struct {
-	shardCatalog
-	rc Reconnector
-}
-
-func (c reconnectingShardCatalog) Reconnect(ctx context.Context) error { return c.rc.Reconnect(ctx) }
 
 // EachRow yields the report rows of the objects matching f in db, for report writers that
 // combine several checkpoints.
