@@ -2,7 +2,8 @@
 # Starts the services the integration tests need, installing what is missing:
 #   - PostgreSQL (Debian's cluster) with a superuser role s3sync/s3sync on 127.0.0.1:5432
 #   - the Versity S3 Gateway (posix backend, temporary root) on 127.0.0.1:$S3SYNC_TEST_S3_PORT
-#   - Debian's chromium, for the headless browser test of the status page
+#   - Debian's chromium, for the headless browser test of the status page, and zsh, to check the
+#     zsh completion script
 #   - OpenSSH's sshd (user s3sync-ssh, keys in .tools/sshd) on 127.0.0.1:$S3SYNC_TEST_SSH_PORT (2222)
 # and writes .tools/test-env.sh, which exports the S3SYNC_TEST_* variables the tests read.
 # Safe to run repeatedly: what already runs is reused.
@@ -61,6 +62,10 @@ SQL
 # Debian's package; the test drives it headless with chromedp at /usr/bin/chromium.
 if [ ! -x /usr/bin/chromium ]; then
   apt_install --no-install-recommends chromium fonts-liberation
+fi
+# --- zsh (zsh -n of the completion script) ----------------------------------------
+if ! command -v zsh >/dev/null; then
+  apt_install --no-install-recommends zsh
 fi
 
 # --- Versity S3 Gateway ---------------------------------------------------------

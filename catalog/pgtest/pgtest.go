@@ -22,6 +22,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/s3sync/s3sync/catalog"
+	"github.com/s3sync/s3sync/internal/testio"
 )
 
 // EnvURL names the environment variable holding the admin connection URL, such as
@@ -58,10 +59,7 @@ func AdminURL(t testing.TB) string {
 	if u != "" {
 		return u
 	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is not set; CI needs PostgreSQL (run the tests through `make test`)", EnvURL)
-	}
-	t.Skipf("%s is not set: run `make test`, which starts PostgreSQL, or source .tools/test-env.sh", EnvURL)
+	testio.Missing(t, EnvURL+" is not set: run `make test`, which starts PostgreSQL, or source .tools/test-env.sh")
 	return ""
 }
 

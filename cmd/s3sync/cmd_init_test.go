@@ -627,7 +627,7 @@ func TestInitOutputFIFO(t *testing.T) {
 	dir := t.TempDir()
 	fifo := filepath.Join(dir, "config.fifo")
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Skipf("mkfifo: %v", err)
+		t.Fatalf("mkfifo: %v", err)
 	}
 	got := make(chan string, 1)
 	go func() {
@@ -776,7 +776,7 @@ func TestInitOutputNotAFile(t *testing.T) {
 	sock := filepath.Join(dir, "s")
 	ln, err := net.Listen("unix", sock)
 	if err != nil {
-		t.Skipf("unix socket: %v", err)
+		t.Fatalf("unix socket: %v", err)
 	}
 	defer ln.Close()
 	r := runInitCLI(t, nil, "init", "--from-env", "testdata/env.production", "--output", sock, "--force")

@@ -1,10 +1,23 @@
-// Package testio holds what tests need to watch a process or a goroutine write.
+// Package testio holds what tests share: a buffer to watch a process or a goroutine write, and
+// the rule for a missing prerequisite (a service, a tool, root).
 package testio
 
 import (
 	"bytes"
+	"os"
 	"sync"
+	"testing"
 )
+
+// Missing ends a test whose prerequisite is missing: under CI=true, where `make test` provides
+// every one, it fails; elsewhere (a bare `go test`) it skips, saying what to run.
+func Missing(t testing.TB, msg string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg + " (CI=true: a missing prerequisite fails, never skips)")
+	}
+	t.Skip(msg)
+}
 
 // Buffer is a bytes.Buffer that a process or goroutines may write to while a test reads it.
 type Buffer struct {
