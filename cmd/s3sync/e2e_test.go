@@ -14,7 +14,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/s3sync/s3sync/catalog"
 	"github.com/s3sync/s3sync/catalog/pgtest"
 	"github.com/s3sync/s3sync/checkpoint"
 	"github.com/s3sync/s3sync/engine"
@@ -146,7 +145,7 @@ func (s *sandbox) assertLayoutMetadata() {
 		s.t.Errorf("s.mp3 metadata %+v", info)
 	}
 	_, info = dst.GetObject(s.t, s.dst, "media_attachments/files/000/000/025/original/big.mp4")
-	if info.CacheControl != catalog.CacheControl || info.ContentType != "video/mp4" || info.Size != 20<<20 {
+	if info.CacheControl != "public, max-age=315576000, immutable" || info.ContentType != "video/mp4" || info.Size != 20<<20 {
 		s.t.Errorf("big.mp4 metadata %+v", info)
 	}
 	if n := dst.ListMultipartUploads(s.t, s.dst); n != 0 {

@@ -292,6 +292,14 @@ func TestReleasesPlanCopyOrphans(t *testing.T) {
 				}
 			}
 			s.assertCopied(copied)
+			// Mastodon uploads every object with this Cache-Control, in every release
+			// (config/initializers/paperclip.rb, s3_headers, since 2016); the sources here have
+			// none, so each copy gets it as Mastodon would have written it.
+			for k := range copied {
+				if _, info := s.dstServer().GetObject(t, s.dst, k); info.CacheControl != "public, max-age=315576000, immutable" {
+					t.Errorf("%s: Cache-Control %q at the destination", k, info.CacheControl)
+				}
+			}
 			if got := reportKeys(t, s, "missing"); !slices.Equal(got, missing) {
 				t.Errorf("missing keys:\n%s", diffKeys(got, missing))
 			}
