@@ -1,5 +1,7 @@
 package checkpoint
 
+import "slices"
+
 // Count is a number of objects and their bytes: for Done objects the bytes written, for the
 // others the size the database knows.
 type Count struct{ Objects, Bytes int64 }
@@ -25,7 +27,7 @@ func (c Counts) add(kind string, s Status, d Count) {
 func (c Counts) Sum(s Status, kinds ...string) Count {
 	var sum Count
 	for kind, byStatus := range c {
-		if len(kinds) == 0 || containsKind(kinds, kind) {
+		if len(kinds) == 0 || slices.Contains(kinds, kind) {
 			sum = sum.Add(byStatus[s])
 		}
 	}
@@ -36,7 +38,7 @@ func (c Counts) Sum(s Status, kinds ...string) Count {
 func (c Counts) ByStatus(kinds ...string) map[Status]Count {
 	out := make(map[Status]Count)
 	for kind, byStatus := range c {
-		if len(kinds) == 0 || containsKind(kinds, kind) {
+		if len(kinds) == 0 || slices.Contains(kinds, kind) {
 			for s, n := range byStatus {
 				out[s] = out[s].Add(n)
 			}
@@ -73,13 +75,4 @@ func (c Counts) within(d Counts) bool {
 		}
 	}
 	return true
-}
-
-func containsKind(kinds []string, kind string) bool {
-	for _, k := range kinds {
-		if k == kind {
-			return true
-		}
-	}
-	return false
 }
