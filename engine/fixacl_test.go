@@ -17,14 +17,7 @@ func TestFixACLRidesOutThrottling(t *testing.T) {
 	useFastRetries(t)
 	const n = 30
 	db, _, srv, dstBucket := copiedPair(t, n)
-	proxy := s3test.NewFaultProxy(t, srv.Endpoint)
-	cfg := srv.Config(dstBucket)
-	cfg.Endpoint = proxy.URL
-	cfg.ACL = "public-read"
-	dst, err := storage.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dst, proxy := proxiedBucket(t, srv, dstBucket, func(cfg *storage.Config) { cfg.ACL = "public-read" })
 	isACL := func(r *http.Request) bool { return r.Method == http.MethodPut && r.URL.Query().Has("acl") }
 	rule, injected := throttleEvery(3, isACL, s3test.Fault{Status: http.StatusOK})
 	proxy.SetRule(rule)

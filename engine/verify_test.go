@@ -42,6 +42,23 @@ func copiedPair(t *testing.T, n int) (*checkpoint.DB, *storage.Client, *s3test.S
 	return db, src, srv, dstBucket
 }
 
+// proxiedBucket returns a client of bucket on srv that goes through a fault-injecting proxy,
+// and the proxy; modify, when given, changes the client's configuration first.
+func proxiedBucket(t *testing.T, srv *s3test.Server, bucket string, modify ...func(*storage.Config)) (*storage.Client, *s3test.FaultProxy) {
+	t.Helper()
+	proxy := s3test.NewFaultProxy(t, srv.Endpoint)
+	cfg := srv.Config(bucket)
+	cfg.Endpoint = proxy.URL
+	for _, m := range modify {
+		m(&cfg)
+	}
+	c, err := storage.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, proxy
+}
+
 // throttleEvery returns a rule answering every nth request that matches with 503 SlowDown,
 // and the count of answers it injected; the other requests pass, or get pass when set.
 func throttleEvery(n int, matches func(*http.Request) bool, pass s3test.Fault) (func(*http.Request) s3test.Fault, *atomic.Int64) {
@@ -64,13 +81,7 @@ func TestVerifyRidesOutThrottledHeads(t *testing.T) {
 	useFastRetries(t)
 	const n = 60
 	db, src, srv, dstBucket := copiedPair(t, n)
-	proxy := s3test.NewFaultProxy(t, srv.Endpoint)
-	cfg := srv.Config(dstBucket)
-	cfg.Endpoint = proxy.URL
-	dst, err := storage.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dst, proxy := proxiedBucket(t, srv, dstBucket)
 	rule, injected := throttleEvery(5, func(r *http.Request) bool { return r.Method == http.MethodHead }, s3test.Pass())
 	proxy.SetRule(rule)
 
