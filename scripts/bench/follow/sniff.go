@@ -156,24 +156,29 @@ func (r *reader) cstring() string {
 	return ""
 }
 
-func (r *reader) int16() int16 {
-	if len(r.b) < 2 {
+// take returns the next n bytes, or nil and the end of the body when fewer are left.
+func (r *reader) take(n int) []byte {
+	if n > len(r.b) {
 		r.b = nil
-		return 0
+		return nil
 	}
-	v := int16(binary.BigEndian.Uint16(r.b))
-	r.b = r.b[2:]
+	v := r.b[:n]
+	r.b = r.b[n:]
 	return v
 }
 
-func (r *reader) int32() int32 {
-	if len(r.b) < 4 {
-		r.b = nil
-		return 0
+func (r *reader) int16() int16 {
+	if b := r.take(2); b != nil {
+		return int16(binary.BigEndian.Uint16(b))
 	}
-	v := int32(binary.BigEndian.Uint32(r.b))
-	r.b = r.b[4:]
-	return v
+	return 0
+}
+
+func (r *reader) int32() int32 {
+	if b := r.take(4); b != nil {
+		return int32(binary.BigEndian.Uint32(b))
+	}
+	return 0
 }
 
 // parseMsg reads Parse: statement name, query, parameter type OIDs.
@@ -197,13 +202,11 @@ func bindMsg(p statement, body []byte) statement {
 		st.Formats = append(st.Formats, r.int16())
 	}
 	for n := r.int16(); n > 0; n-- {
-		l := r.int32()
-		if l < 0 || int(l) > len(r.b) {
-			st.Values = append(st.Values, nil)
-			continue
+		var v []byte // NULL (length -1) or a truncated body stays nil
+		if l := r.int32(); l >= 0 {
+			v = append([]byte(nil), r.take(int(l))...)
 		}
-		st.Values = append(st.Values, append([]byte(nil), r.b[:l]...))
-		r.b = r.b[l:]
+		st.Values = append(st.Values, v)
 	}
 	return st
 }
