@@ -2,7 +2,6 @@ package engine
 
 import (
 	"fmt"
-	"strconv"
 	"sync"
 
 	"github.com/rs/zerolog"
@@ -71,7 +70,7 @@ func (f *KeyLimit) page(kind catalog.Kind, p catalog.Page) catalog.Page {
 func (f *KeyLimit) count(kind catalog.Kind, o catalog.Object, n int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	id := string(kind) + "/" + strconv.FormatInt(o.RecordID, 10) + "/" + o.Attachment + "/" + o.Style
+	id := checkpointObject(o).ID()
 	if f.seen[id] {
 		return
 	}
