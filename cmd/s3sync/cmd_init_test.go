@@ -57,7 +57,7 @@ func parseWritten(t *testing.T, path string, getenv func(string) string) *Config
 	return cfg
 }
 
-// base is a working Mastodon S3 configuration plus overrides; a value "-" removes the key.
+// mastodonVarsWith is a working Mastodon S3 configuration plus overrides; a value "-" removes the key.
 func mastodonVarsWith(over map[string]string) map[string]string {
 	vars := map[string]string{"S3_ENABLED": "true", "S3_BUCKET": "media", "AWS_ACCESS_KEY_ID": "AK", "AWS_SECRET_ACCESS_KEY": "SK"}
 	for k, v := range over {
@@ -271,9 +271,8 @@ func TestInitSecretsEnv(t *testing.T) {
 // Without --from-env, the variables come from the environment (docker compose).
 func TestInitFromProcessEnvironment(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "config.ini")
-	environ := map[string]string{"S3_ENABLED": "true", "S3_BUCKET": "media", "S3_ENDPOINT": "http://minio:9000",
-		"AWS_ACCESS_KEY_ID": "AK", "AWS_SECRET_ACCESS_KEY": "ENVSECRET", "DB_HOST": "db", "DB_USER": "postgres",
-		"DB_NAME": "postgres", "DB_PASS": "ENVPASS", "S3_KEY_PREFIX": "social"}
+	environ := mastodonVarsWith(map[string]string{"S3_ENDPOINT": "http://minio:9000", "AWS_SECRET_ACCESS_KEY": "ENVSECRET",
+		"DB_HOST": "db", "DB_USER": "postgres", "DB_NAME": "postgres", "DB_PASS": "ENVPASS", "S3_KEY_PREFIX": "social"})
 	r := runInitCLI(t, environ, "init", "--output", out)
 	if r.code != exitOK {
 		t.Fatalf("init from the environment: %s", r)
