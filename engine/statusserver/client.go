@@ -43,9 +43,6 @@ func NewClient(addr, token string) *Client {
 	return &Client{addr: addr, token: token, http: &http.Client{Timeout: 10 * time.Second}}
 }
 
-// Addr returns the address the client asks.
-func (c *Client) Addr() string { return c.addr }
-
 // Status returns the /api/status document.
 func (c *Client) Status(ctx context.Context) (Status, error) {
 	var st Status
