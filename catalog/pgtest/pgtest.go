@@ -23,6 +23,7 @@ import (
 
 	"github.com/s3sync/s3sync/catalog"
 	"github.com/s3sync/s3sync/internal/testio"
+	"github.com/s3sync/s3sync/internal/text"
 )
 
 // EnvURL names the environment variable holding the admin connection URL, such as
@@ -148,21 +149,13 @@ func LoadSQL(ctx context.Context, cfg catalog.DBConfig, sql string) error {
 	}
 	conn, err := pgx.ConnectConfig(ctx, cc)
 	if err != nil {
-		return fmt.Errorf("load sql into %s: connect: %s", cfg.Address(), redact(err, cfg.Password))
+		return fmt.Errorf("load sql into %s: connect: %s", cfg.Address(), text.Redact(err.Error(), cfg.Password))
 	}
 	defer conn.Close(context.Background())
 	if _, err := conn.PgConn().Exec(ctx, sql).ReadAll(); err != nil {
 		return fmt.Errorf("load sql into %s: %w", cfg.Address(), err)
 	}
 	return nil
-}
-
-func redact(err error, password string) string {
-	msg := err.Error()
-	if password != "" {
-		msg = strings.ReplaceAll(msg, password, "[redacted]")
-	}
-	return msg
 }
 
 var unsafeChars = regexp.MustCompile(`[^a-z0-9]+`)
