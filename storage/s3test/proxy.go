@@ -86,10 +86,6 @@ func Raw(status int, contentType, body string) Fault {
 	return Fault{Status: status, Body: body, ContentType: contentType}
 }
 
-// Short returns a Fault that forwards the request and passes on only the first n bytes of a
-// 200 answer's body, with Content-Length n.
-func Short(n int64) Fault { return Fault{Short: true, ShortLen: n} }
-
 // Trickle returns a Fault that forwards the request and sends the response body n bytes at a
 // time, waiting every before each.
 func Trickle(every time.Duration, n int) Fault { return Fault{Trickle: every, TrickleBytes: n} }
