@@ -20,11 +20,8 @@ func TestRunPoolEveryItemOnce(t *testing.T) {
 		mu           sync.Mutex
 		seen         = map[int]int{}
 		active, peak atomic.Int32
-		running      atomic.Int32
 	)
 	err := runPool(context.Background(), 4, sendEach(items), func(_ context.Context, i int) error {
-		running.Add(1)
-		defer running.Add(-1)
 		n := active.Add(1)
 		defer active.Add(-1)
 		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
@@ -37,7 +34,7 @@ func TestRunPoolEveryItemOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if running.Load() != 0 {
+	if active.Load() != 0 {
 		t.Error("a worker still runs after runPool returned")
 	}
 	if len(seen) != len(items) {
