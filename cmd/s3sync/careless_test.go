@@ -437,13 +437,7 @@ func TestPlanInterruptAdvice(t *testing.T) {
 	s := newSandbox(t, pgtest.ModernSchema)
 	manyObjects(s, 20)
 	release := lockedTable(t, s, "preview_cards")
-	cmd := s.command("plan")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	cmd, stderr := s.start("plan")
 	waitFor(t, "plan waiting on the locked table", 30*time.Second, func() bool { return waitingOnLock(t, s) })
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
@@ -482,13 +476,7 @@ func TestRetryFailedInterruptAdvice(t *testing.T) {
 		}
 		return s3test.Pass()
 	})
-	cmd := s.command("retry-failed", "--include-missing", "--concurrency", "4")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	cmd, stderr := s.start("retry-failed", "--include-missing", "--concurrency", "4")
 	waitFor(t, "10 objects at the destination", time.Minute, func() bool { return len(s.s3.Keys(t, s.dst)) >= 10 })
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)

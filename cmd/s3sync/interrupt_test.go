@@ -53,13 +53,7 @@ func (s *sandbox) startSlowCopy(delay time.Duration, n int) (*exec.Cmd, *bytes.B
 	s.t.Helper()
 	slowSource(s, delay)
 	s.must(exitOK, "plan")
-	cmd := s.command("copy", "--concurrency", "4")
-	stderr := new(bytes.Buffer)
-	cmd.Stderr = stderr
-	if err := cmd.Start(); err != nil {
-		s.t.Fatal(err)
-	}
-	s.t.Cleanup(func() { _ = cmd.Process.Kill() })
+	cmd, stderr := s.start("copy", "--concurrency", "4")
 	waitFor(s.t, fmt.Sprintf("%d objects at the destination", n), time.Minute, func() bool { return len(s.s3.Keys(s.t, s.dst)) >= n })
 	return cmd, stderr
 }

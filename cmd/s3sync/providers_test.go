@@ -114,13 +114,7 @@ func TestProvidersKillResume(t *testing.T) {
 			slowSource(s, 40*time.Millisecond)
 			s.must(exitOK, "plan")
 
-			cmd := s.command("copy", "--concurrency", "4", "--server-side", "never")
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = cmd.Process.Kill() })
+			cmd, stderr := s.start("copy", "--concurrency", "4", "--server-side", "never")
 			waitFor(t, "20 objects at the destination", time.Minute, func() bool { return len(s.dstServer().Keys(t, s.dst)) >= 20 })
 			if err := cmd.Process.Kill(); err != nil {
 				t.Fatal(err)

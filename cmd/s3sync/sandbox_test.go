@@ -210,6 +210,20 @@ func (s *sandbox) command(args ...string) *exec.Cmd {
 	return cmd
 }
 
+// start starts the s3sync binary with the sandbox's config, its stderr going to the returned
+// buffer; the process is killed when the test ends.
+func (s *sandbox) start(args ...string) (*exec.Cmd, *bytes.Buffer) {
+	s.t.Helper()
+	cmd := s.command(args...)
+	stderr := new(bytes.Buffer)
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	s.t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	return cmd, stderr
+}
+
 // counts opens the checkpoint read-only and returns objects per status over all kinds.
 func (s *sandbox) counts() map[checkpoint.Status]int64 {
 	s.t.Helper()

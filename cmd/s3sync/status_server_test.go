@@ -76,13 +76,7 @@ func (s *sandbox) startCopy(delay time.Duration, args ...string) (*exec.Cmd, *by
 	s.t.Helper()
 	slowSource(s, delay)
 	s.must(exitOK, "plan")
-	cmd := s.command(append([]string{"copy"}, args...)...)
-	stderr := new(bytes.Buffer)
-	cmd.Stderr = stderr
-	if err := cmd.Start(); err != nil {
-		s.t.Fatal(err)
-	}
-	s.t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	cmd, stderr := s.start(append([]string{"copy"}, args...)...)
 	var addr string
 	waitFor(s.t, "the status server's address in the status file", 30*time.Second, func() bool {
 		st, err := engine.ReadStatus(engine.StatusPath(s.checkpoint))
