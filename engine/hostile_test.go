@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
-
 	"github.com/s3sync/s3sync/checkpoint"
 	"github.com/s3sync/s3sync/storage"
 )
@@ -91,9 +89,12 @@ func (t *trickleReader) Read(p []byte) (int, error) {
 	return t.r.Read(p[:min(len(p), 1)])
 }
 
+// hostileOptions are fastOptions with fewer retries and tight bounds on each attempt.
 func hostileOptions() CopyOptions {
-	return CopyOptions{Concurrency: 4, Retries: 2, BackoffBase: time.Millisecond, BackoffMax: 5 * time.Millisecond,
-		FlushEvery: 5 * time.Millisecond, Log: zerolog.Nop(), MinRate: 10 << 10, MinTime: 300 * time.Millisecond}
+	o := fastOptions()
+	o.Retries = 2
+	o.MinRate, o.MinTime = 10<<10, 300*time.Millisecond
+	return o
 }
 
 func original(id int64, key string, size int64) checkpoint.Object {
