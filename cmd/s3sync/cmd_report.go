@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -222,13 +221,9 @@ func (g *globals) reportCheckpointPath() (string, error) {
 	if g.checkpoint != "" {
 		return g.checkpoint, nil
 	}
-	path, explicit := configPath(g.configFlag, g.getenv)
-	if _, err := os.Stat(path); err != nil && !explicit {
-		return defaultCheckpoint, nil
-	}
-	cfg, err := g.config()
-	if err != nil {
-		return "", err
+	cfg, err := g.optionalConfig()
+	if err != nil || cfg == nil {
+		return defaultCheckpoint, err
 	}
 	return cfg.checkpointPath(""), nil
 }
@@ -238,10 +233,8 @@ func (g *globals) reportCheckpointPath() (string, error) {
 // not answer at all; the caller then falls back to the snapshot.
 func reportFromServer(ctx context.Context, g *globals, w io.Writer, st engine.Status, format string, kinds []string, statuses []checkpoint.Status) (done bool, err error) {
 	token := g.getenv("S3SYNC_STATUS_TOKEN")
-	if path, explicit := configPath(g.configFlag, g.getenv); explicit || fileExists(path) {
-		if cfg, err := g.config(); err == nil {
-			token = cfg.StatusToken
-		}
+	if cfg, err := g.optionalConfig(); err == nil && cfg != nil {
+		token = cfg.StatusToken
 	}
 	client := statusserver.NewClient(st.StatusAddr, token)
 	if format != "table" {
@@ -276,11 +269,6 @@ func reportFromServer(ctx context.Context, g *globals, w io.Writer, st engine.St
 	fmt.Fprintf(g.stderr, "a `s3sync %s` (pid %d) is running; counts as of %s from its status server at %s\n",
 		st.Command, st.PID, live.UpdatedAt.Local().Format(time.RFC3339), st.StatusAddr)
 	return true, engine.WriteTable(w, counts, kinds, statuses)
-}
-
-func fileExists(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
 }
 
 // writeSetAside prints, below the report table, how many unreadable records `copy

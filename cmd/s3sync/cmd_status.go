@@ -74,12 +74,11 @@ func statusServerError(addr string, err error) error {
 // address is on this machine (statusFileAddr): the token is never sent elsewhere.
 func (g *globals) findStatusServer(flag string) (addr, token string, err error) {
 	token = g.getenv("S3SYNC_STATUS_TOKEN")
-	var cfg *Config
-	path, explicit := configPath(g.configFlag, g.getenv)
-	if _, statErr := os.Stat(path); statErr == nil || explicit {
-		if cfg, err = g.config(); err != nil {
-			return "", "", err
-		}
+	cfg, err := g.optionalConfig()
+	if err != nil {
+		return "", "", err
+	}
+	if cfg != nil {
 		token = cfg.StatusToken
 	}
 	if flag != "" {

@@ -72,6 +72,7 @@ type globals struct {
 	logFile    *os.File // --log-file, nil when none
 	command    string   // the subcommand running, set before its action
 	proxyNoted bool     // the proxy warning was considered (warnProxies)
+	cfg        *Config  // the configuration config loaded; nil until then
 }
 
 // versionPrinter sets urfave/cli's version printer, a package variable, once.

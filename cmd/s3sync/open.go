@@ -35,10 +35,13 @@ func (g *globals) s3Config() (*Config, error) {
 	return cfg, nil
 }
 
-// config loads the configuration file the global flags and environment point at. It also
-// refuses a checkpoint path that is a dangling symlink, and for commands that talk to S3
-// warns once when a proxy from the environment carries their requests.
+// config loads the configuration file the global flags and environment point at, once per
+// run. It also refuses a checkpoint path that is a dangling symlink, and for commands that
+// talk to S3 warns once when a proxy from the environment carries their requests.
 func (g *globals) config() (*Config, error) {
+	if g.cfg != nil {
+		return g.cfg, nil
+	}
 	path, _ := configPath(g.configFlag, g.getenv)
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return nil, usageErrorf("copy private/config.sample.ini to "+shellQuote(path)+" and fill it in, or pass --config FILE",
@@ -58,7 +61,18 @@ func (g *globals) config() (*Config, error) {
 		g.proxyNoted = true
 		warnProxies(g.log, cfg)
 	}
+	g.cfg = cfg
 	return cfg, nil
+}
+
+// optionalConfig is config for commands that work without a config file: nil, and no error,
+// when none was named (--config, S3SYNC_CONFIG) and the default one does not exist.
+func (g *globals) optionalConfig() (*Config, error) {
+	path, explicit := configPath(g.configFlag, g.getenv)
+	if _, err := os.Stat(path); err != nil && !explicit {
+		return nil, nil
+	}
+	return g.config()
 }
 
 // openCheckpoint opens the checkpoint at path, explaining a lock held by another s3sync.
