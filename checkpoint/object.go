@@ -3,6 +3,7 @@ package checkpoint
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -70,7 +71,7 @@ func ParseStatuses(s string) ([]Status, error) {
 		if !st.valid() {
 			return nil, fmt.Errorf("invalid status %q (valid: %s)", part, validStatuses())
 		}
-		if !containsStatus(out, st) {
+		if !slices.Contains(out, st) {
 			out = append(out, st)
 		}
 	}
@@ -85,15 +86,6 @@ func validStatuses() string {
 	return strings.Join(names, ", ")
 }
 
-func containsStatus(list []Status, s Status) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 // checkStatuses returns list without duplicates, or an error if it holds an unknown status.
 func checkStatuses(list []Status) ([]Status, error) {
 	var out []Status
@@ -101,7 +93,7 @@ func checkStatuses(list []Status) ([]Status, error) {
 		if !s.valid() {
 			return nil, fmt.Errorf("invalid status %q (valid: %s)", s, validStatuses())
 		}
-		if !containsStatus(out, s) {
+		if !slices.Contains(out, s) {
 			out = append(out, s)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -359,18 +360,9 @@ func pendingCount(db *checkpoint.DB, kinds []string) (int64, error) {
 	}
 	var n int64
 	for kind, byStatus := range counts {
-		if len(kinds) == 0 || containsString(kinds, kind) {
+		if len(kinds) == 0 || slices.Contains(kinds, kind) {
 			n += byStatus[checkpoint.Pending].Objects
 		}
 	}
 	return n, nil
-}
-
-func containsString(list []string, v string) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }

@@ -185,7 +185,7 @@ func (m *Monitor) begin(counts checkpoint.Counts, kinds []string, limit int64, n
 	m.begun, m.phase, m.end = true, PhaseCopying, time.Time{}
 	m.kinds = nil
 	for kind := range counts {
-		if len(kinds) == 0 || containsString(kinds, kind) {
+		if len(kinds) == 0 || slices.Contains(kinds, kind) {
 			m.kinds = append(m.kinds, kind)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -60,7 +61,7 @@ func WriteTable(w io.Writer, counts checkpoint.Counts, kinds []string, statuses 
 	}
 	var names []string
 	for k := range counts {
-		if len(kinds) == 0 || containsString(kinds, k) {
+		if len(kinds) == 0 || slices.Contains(kinds, k) {
 			names = append(names, k)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -279,7 +280,7 @@ func (p *parser) s3(s *ini.Section, envPrefix string, destination bool) *storage
 		if s.HasKey("acl") {
 			c.ACL = p.str(s, "acl")
 		}
-		if c.ACL != "" && !contains(catalog.CannedACLs, c.ACL) {
+		if c.ACL != "" && !slices.Contains(catalog.CannedACLs, c.ACL) {
 			p.fail(s.Name(), "acl", "%q is not a canned ACL (one of %s, or empty to send none)", c.ACL, strings.Join(catalog.CannedACLs, ", "))
 		}
 		c.PublicURL = p.str(s, "public_url")
@@ -314,7 +315,7 @@ func (p *parser) database(s *ini.Section) *catalog.DBConfig {
 	if c.SSLMode == "" {
 		c.SSLMode = "prefer"
 	}
-	if !contains(catalog.SSLModes, c.SSLMode) {
+	if !slices.Contains(catalog.SSLModes, c.SSLMode) {
 		p.fail(s.Name(), "sslmode", "%q is not one of %s", c.SSLMode, strings.Join(catalog.SSLModes, ", "))
 	}
 	return c
@@ -453,15 +454,6 @@ func location(c *storage.Config) string {
 	return s
 }
 
-func contains(list []string, v string) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
-}
-
 // Values of [sync] remote_cache.
 const (
 	remoteCacheCopy = "copy"
@@ -480,7 +472,7 @@ func (p *parser) oneOf(s *ini.Section, key, why string, values ...string) string
 	if v == "" {
 		return values[0]
 	}
-	if contains(values, v) {
+	if slices.Contains(values, v) {
 		return v
 	}
 	p.fail(s.Name(), key, "%q %s", v, why)

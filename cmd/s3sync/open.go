@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -423,7 +424,7 @@ func warnProxies(log zerolog.Logger, cfg *Config) {
 			return
 		}
 		name := p.Scheme + "://" + p.Host
-		if !contains(byProxy[name], u.Host) {
+		if !slices.Contains(byProxy[name], u.Host) {
 			byProxy[name] = append(byProxy[name], u.Host)
 		}
 	}
